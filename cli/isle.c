@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* isle: the command line. Global options, then a verb and its arguments. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fileio.h"
+#include "log.h"
+#include "refs.h"
+
+Cli cli;
+
+static const Verb *const verbs[] = {
+        &verb_init, &verb_add, &verb_ls, &verb_log, &verb_diff, &verb_cat, &verb_activate, &verb_deactivate,
+        &verb_generations, &verb_rollback, &verb_forget, &verb_gc, &verb_fsck, &verb_stats,
+};
+
+const Verb *cli_find_verb(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(verbs[i]->name, name) == 0)
+                        return verbs[i];
+        return NULL;
+}
+
+void cli_usage(const Verb *v, FILE *f) {
+        fprintf(f, "usage: isle [--store DIR] [--json] %s\n\n%s\n", v->usage, v->summary);
+}
+
+bool cli_wants_help(const Verb *v, int argc, char **argv) {
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        break;
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        cli_usage(v, stdout);
+                        return true;
+                }
+        }
+        return false;
+}
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "usage: isle [--store DIR] [--json] [-q] [-v] VERB [ARGS]\n\n"
+                "A content-addressed, deduplicating artifact store for sites without the internet.\n\n"
+                "Verbs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                fprintf(f, "  %-12s %s\n", verbs[i]->name, verbs[i]->summary);
+        fprintf(f, "\nThe store is --store DIR, else $ISLE_STORE, else /var/lib/isle for root and ./.isle\n"
+                   "for anyone else. `isle VERB --help` describes each verb.\n");
+}
+
+int cli_fail(int r, const char *fmt, ...) {
+        char msg[2048];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                log_error("%s: %s", msg, strerror(-r));
+        else
+                log_error("%s", msg);
+        return 1;
+}
+
+int cli_fail_detail(int r, const char *detail, const char *fmt, ...) {
+        char msg[2048];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (detail)
+                log_error("%s: %s", msg, detail);
+        else if (r < 0)
+                log_error("%s: %s", msg, strerror(-r));
+        else
+                log_error("%s", msg);
+        return 1;
+}
+
+int cli_open_store(bool write, Store **ret) {
+        int r = store_open(cli.store_path, write, ret);
+        if (r == -ENOENT)
+                log_error("%s is not an isle store (create one with `isle --store %s init`)", cli.store_path,
+                          cli.store_path);
+        else if (r == -EBUSY)
+                log_error("store %s is in use by another isle process that writes to it; try again when it "
+                          "has finished",
+                          cli.store_path);
+        else if (r == -EPROTONOSUPPORT)
+                log_error("store %s was made by a newer isle (unknown format)", cli.store_path);
+        else if (r < 0)
+                log_error("cannot open store %s: %s", cli.store_path, strerror(-r));
+        return r;
+}
+
+void cli_print_json(json_t *doc) {
+        char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s) {
+                puts(s);
+                free(s);
+        }
+        json_decref(doc);
+}
+
+int cli_read_revision(Store *s, const char *spec, json_t **ret) {
+        _cleanup_free_ char *name = NULL;
+        uint32_t rev;
+        int r = revision_spec_parse(spec, &name, &rev);
+        if (r < 0)
+                return cli_fail(0, "'%s' is not a revision: expected NAME or NAME@N", spec), r;
+        _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
+        r = catalog_begin(store_catalog(s), false, &t);
+        if (r < 0)
+                return cli_fail(r, "cannot read the catalog"), r;
+        ObjectId id;
+        r = refs_resolve(t, name, rev, &rev, &id);
+        if (r == -ENOENT) {
+                if (rev)
+                        cli_fail(0, "bundle %s has no revision %u", name, rev);
+                else
+                        cli_fail(0, "no bundle named %s", name);
+                return r;
+        }
+        if (r < 0)
+                return cli_fail(r, "cannot resolve %s", spec), r;
+        r = refs_read_record(s, &id, "revision", ret);
+        if (r < 0)
+                return cli_fail(r, "cannot read the record of %s@%u", name, rev), r;
+        return 0;
+}
+
+struct Progress {
+        char *what;
+        uint64_t total;
+        struct timespec start, last;
+        bool shown;
+};
+
+static double elapsed(const struct timespec *a, const struct timespec *b) {
+        return (double) (b->tv_sec - a->tv_sec) + (double) (b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+Progress *progress_new(const char *what, uint64_t total) {
+        if (cli.quiet || cli.json || !isatty(STDERR_FILENO))
+                return NULL;
+        Progress *p = calloc(1, sizeof *p);
+        if (!p)
+                return NULL;
+        p->what = strdup(what);
+        p->total = total;
+        clock_gettime(CLOCK_MONOTONIC, &p->start);
+        p->last = p->start;
+        return p;
+}
+
+void progress_update(Progress *p, uint64_t done) {
+        if (!p)
+                return;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (elapsed(&p->last, &now) < 0.1)
+                return;
+        p->last = now;
+        double secs = elapsed(&p->start, &now);
+        char a[32], b[32], rate[32];
+        format_bytes(rate, secs > 0 ? (uint64_t) ((double) done / secs) : 0);
+        if (p->total)
+                fprintf(stderr, "\r%s: %s / %s (%3.0f%%) %s/s   ", p->what, format_bytes(a, done),
+                        format_bytes(b, p->total), 100.0 * (double) done / (double) p->total, rate);
+        else
+                fprintf(stderr, "\r%s: %s %s/s   ", p->what, format_bytes(a, done), rate);
+        p->shown = true;
+}
+
+Progress *progress_free(Progress *p) {
+        if (!p)
+                return NULL;
+        if (p->shown)
+                fprintf(stderr, "\r\033[K");
+        free(p->what);
+        free(p);
+        return NULL;
+}
+
+static const char *default_store(void) {
+        const char *e = getenv("ISLE_STORE");
+        if (e && *e)
+                return e;
+        return geteuid() == 0 ? "/var/lib/isle" : "./.isle";
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "store", required_argument, NULL, 's' },
+                { "json", no_argument, NULL, 'j' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        cli.store_path = default_store();
+        int c;
+        /* '+': stop at the verb; its options are its own. */
+        while ((c = getopt_long(argc, argv, "+s:jqvhV", options, NULL)) >= 0) {
+                switch (c) {
+                case 's': cli.store_path = optarg; break;
+                case 'j': cli.json = true; break;
+                case 'q': cli.quiet = true; log_set_level(LOG_LEVEL_WARNING); break;
+                case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
+                case 'h': usage(stdout); return 0;
+                case 'V': puts("isle " ISLE_VERSION); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return 2;
+        }
+        const Verb *v = cli_find_verb(argv[optind]);
+        if (!v) {
+                log_error("unknown verb '%s' (see `isle --help`)", argv[optind]);
+                return 2;
+        }
+        argc -= optind;
+        argv += optind;
+        if (cli_wants_help(v, argc, argv))
+                return 0;
+        optind = 0; /* reset getopt for the verb */
+        return v->run(argc, argv);
+}

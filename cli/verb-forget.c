@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* isle forget NAME@REV: drop a revision that is not active, so gc can
+ * reclaim what only it reached. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "publish.h"
+#include "refs.h"
+
+static int run(int argc, char **argv) {
+        if (argc != 2) {
+                cli_usage(&verb_forget, stderr);
+                return 2;
+        }
+        _cleanup_free_ char *name = NULL;
+        uint32_t rev;
+        if (revision_spec_parse(argv[1], &name, &rev) < 0 || rev == 0)
+                return cli_fail(0, "'%s': expected NAME@N (a revision number)", argv[1]);
+        _cleanup_(store_freep) Store *s = NULL;
+        if (cli_open_store(true, &s) < 0)
+                return 1;
+        _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
+        int r = store_begin(s, &t);
+        if (r < 0)
+                return cli_fail(r, "cannot start a transaction in %s", cli.store_path);
+        CatalogTxn *c = store_txn_catalog(t);
+        r = refs_resolve(c, name, rev, NULL, NULL);
+        if (r == -ENOENT)
+                return cli_fail(0, "bundle %s has no revision %u", name, rev);
+        if (r < 0)
+                return cli_fail(r, "cannot resolve %s", argv[1]);
+        json_t *active;
+        r = publish_current_active(t, &active);
+        if (r < 0)
+                return cli_fail(r, "cannot read the current generation");
+        bool is_active = false;
+        size_t i;
+        json_t *a;
+        json_array_foreach(active, i, a)
+                is_active = is_active || (strcmp(json_string_value(json_object_get(a, "bundle")), name) == 0 &&
+                                          json_integer_value(json_object_get(a, "revision")) == rev);
+        json_decref(active);
+        if (is_active)
+                return cli_fail(0, "%s@%u is active in the current generation; activate another revision or "
+                                   "deactivate %s first",
+                                name, rev, name);
+        r = catalog_del_revision(c, name, rev);
+        if (r < 0)
+                return cli_fail(r, "cannot forget %s@%u", name, rev);
+        r = store_txn_commit(TAKE_PTR(t));
+        if (r < 0)
+                return cli_fail(r, "cannot commit to %s", cli.store_path);
+        if (!cli.quiet && !cli.json)
+                printf("forgot %s@%u (run `isle gc` to reclaim its space)\n", name, rev);
+        return 0;
+}
+
+const Verb verb_forget = {
+        .name = "forget",
+        .summary = "drop a revision that is not active",
+        .usage = "forget NAME@REV\n\n"
+                 "Removes the revision from its bundle. Generations that used it keep it reachable\n"
+                 "(so rollback stays exact); `isle gc` reclaims what nothing reaches any more.",
+        .run = run,
+};

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "file-import.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "fileio.h"
+
+typedef struct Walk {
+        BlobWriter *writer;
+        TreeBuilder *out;
+        FileImportStats *stats;
+        FileImportProgressFn progress;
+        void *userdata;
+        char **reterr;
+} Walk;
+
+static int fail(Walk *w, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(Walk *w, int r, const char *fmt, ...) {
+        if (w->reterr && !*w->reterr) {
+                va_list ap;
+                va_start(ap, fmt);
+                if (vasprintf(w->reterr, fmt, ap) < 0)
+                        *w->reterr = NULL;
+                va_end(ap);
+        }
+        return r;
+}
+
+static const char *file_type_name(mode_t m) {
+        switch (m & S_IFMT) {
+        case S_IFCHR: return "a character device";
+        case S_IFBLK: return "a block device";
+        case S_IFIFO: return "a fifo";
+        case S_IFSOCK: return "a socket";
+        default: return "a special file";
+        }
+}
+
+/* parent_fd/name is the source (name relative to parent_fd), src its path for
+ * messages, dest where it goes in the tree. */
+static int import_at(Walk *w, int parent_fd, const char *name, const char *src, const char *dest) {
+        struct stat st;
+        if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return fail(w, -errno, "%s: %s", src, strerror(errno));
+
+        if (S_ISREG(st.st_mode)) {
+                _cleanup_close_ int fd = openat(parent_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+                if (fd < 0)
+                        return fail(w, -errno, "%s: %s", src, strerror(errno));
+                ObjectId id;
+                uint64_t size;
+                int r = blob_writer_write_fd(w->writer, fd, &id, &size);
+                if (r < 0)
+                        return fail(w, r, "%s: %s", src, strerror(-r));
+                w->stats->files++;
+                w->stats->bytes += size;
+                if (w->progress)
+                        w->progress(w->stats->bytes, w->userdata);
+                r = tree_builder_put(w->out, dest, TREE_ENTRY_FILE, st.st_mode & 07777, size, &id, TREE_PUT_REPLACE);
+                if (r < 0)
+                        return fail(w, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
+                return 0;
+        }
+        if (S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX + 1];
+                ssize_t n = readlinkat(parent_fd, name, target, sizeof target - 1);
+                if (n < 0)
+                        return fail(w, -errno, "%s: %s", src, strerror(errno));
+                ObjectId id;
+                int r = blob_writer_write_buffer(w->writer, target, (size_t) n, &id, NULL);
+                if (r < 0)
+                        return fail(w, r, "%s: %s", src, strerror(-r));
+                w->stats->symlinks++;
+                r = tree_builder_put(w->out, dest, TREE_ENTRY_SYMLINK, 0777, (uint64_t) n, &id, TREE_PUT_REPLACE);
+                if (r < 0)
+                        return fail(w, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
+                return 0;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return fail(w, -EINVAL, "%s: is %s; isle adds regular files, directories and symlinks", src,
+                            file_type_name(st.st_mode));
+
+        int r = tree_builder_mkdir(w->out, dest, st.st_mode & 07777);
+        if (r < 0)
+                return fail(w, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
+        w->stats->dirs++;
+        int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return fail(w, -errno, "%s: %s", src, strerror(errno));
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return fail(w, -errno, "%s: %s", src, strerror(errno));
+        }
+        struct dirent *de;
+        r = 0;
+        while ((errno = 0, de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (strlen(de->d_name) > TREE_NAME_MAX) {
+                        r = fail(w, -ENAMETOOLONG, "%s/%s: name longer than %d bytes", src, de->d_name,
+                                 TREE_NAME_MAX);
+                        break;
+                }
+                _cleanup_free_ char *csrc = path_join(src, de->d_name), *cdest = path_join(dest, de->d_name);
+                if (!csrc || !cdest) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = import_at(w, dirfd(d), de->d_name, csrc, cdest);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && errno != 0)
+                r = fail(w, -errno, "%s: %s", src, strerror(errno));
+        closedir(d);
+        return r;
+}
+
+int file_import(BlobWriter *writer, TreeBuilder *out, const char *src, const char *dest, FileImportStats *stats,
+                FileImportProgressFn progress, void *userdata, char **reterr) {
+        Walk w = { writer, out, stats, progress, userdata, reterr };
+        return import_at(&w, AT_FDCWD, src, src, dest);
+}
+
+int file_import_check_prefix(const char *prefix) {
+        _cleanup_free_ char *copy = strdup(prefix);
+        if (!copy)
+                return -ENOMEM;
+        if (copy[0] == '/')
+                return -EINVAL;
+        char *save = NULL;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
+                if (!tree_name_valid(c))
+                        return -EINVAL;
+        return 0;
+}

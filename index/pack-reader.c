@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "pack-reader.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/uio.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "fileio.h"
+#include "pack-writer.h"
+
+struct PackSet {
+        char *dir;
+        pthread_mutex_t lock;
+        int *fds;               /* protected by lock; index = pack number, -1 = not open */
+        size_t n_fds;
+};
+
+int pack_set_new(const char *dir, PackSet **ret) {
+        PackSet *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->dir = strdup(dir);
+        if (!s->dir) {
+                free(s);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&s->lock, NULL);
+        *ret = s;
+        return 0;
+}
+
+void pack_set_flush(PackSet *s) {
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_fds; i++)
+                if (s->fds[i] >= 0) {
+                        close(s->fds[i]);
+                        s->fds[i] = -1;
+                }
+        pthread_mutex_unlock(&s->lock);
+}
+
+PackSet *pack_set_free(PackSet *s) {
+        if (!s)
+                return NULL;
+        pack_set_flush(s);
+        free(s->fds);
+        pthread_mutex_destroy(&s->lock);
+        free(s->dir);
+        free(s);
+        return NULL;
+}
+
+int pack_set_fd(PackSet *s, uint32_t pack) {
+        int r = 0;
+        pthread_mutex_lock(&s->lock);
+        if (pack >= s->n_fds) {
+                size_t n = MAX((size_t) pack + 1, s->n_fds * 2);
+                int *f = realloc(s->fds, n * sizeof *f);
+                if (!f) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                for (size_t i = s->n_fds; i < n; i++)
+                        f[i] = -1;
+                s->fds = f;
+                s->n_fds = n;
+        }
+        if (s->fds[pack] < 0) {
+                _cleanup_free_ char *path = pack_path(s->dir, pack);
+                if (!path) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        r = -errno;
+                        goto out;
+                }
+                s->fds[pack] = fd;
+        }
+        r = s->fds[pack];
+out:
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+int record_header_decode(const uint8_t h[static RECORD_HEADER_SIZE], RecordInfo *ret) {
+        if (le32_read(h) != RECORD_MAGIC)
+                return -EBADMSG;
+        if (le32_read(h + 60) != (uint32_t) crc32(0, h, 60))
+                return -EBADMSG;
+        RecordInfo info = {
+                .type = h[4],
+                .compression = h[5],
+                .stored_size = le32_read(h + 8),
+                .raw_size = le32_read(h + 12),
+                .sequence = le64_read(h + 48),
+                .payload_crc = le32_read(h + 56),
+        };
+        memcpy(info.id.bytes, h + 16, OBJECT_ID_SIZE);
+        if (info.type == 0 || info.type >= _OBJECT_TYPE_MAX || info.compression > PACK_COMPRESSION_ZSTD ||
+            le16_read(h + 6) != 0)
+                return -EPROTONOSUPPORT;
+        if (info.stored_size > RECORD_PAYLOAD_MAX || info.raw_size > RECORD_PAYLOAD_MAX)
+                return -EBADMSG;
+        if (info.compression == PACK_COMPRESSION_NONE && info.stored_size != info.raw_size)
+                return -EBADMSG;
+        *ret = info;
+        return 0;
+}
+
+/* One decompression context per thread, freed when the thread exits. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+
+static void dctx_free(void *p) {
+        ZSTD_freeDCtx(p);
+}
+
+static void dctx_key_create(void) {
+        pthread_key_create(&dctx_key, dctx_free);
+}
+
+static ZSTD_DCtx *thread_dctx(void) {
+        pthread_once(&dctx_once, dctx_key_create);
+        ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+        if (!d) {
+                d = ZSTD_createDCtx();
+                if (d)
+                        pthread_setspecific(dctx_key, d);
+        }
+        return d;
+}
+
+int record_payload_decode(const RecordInfo *info, const void *stored, void *out, bool verify_hash) {
+        if ((uint32_t) crc32(0, stored, info->stored_size) != info->payload_crc)
+                return -EBADMSG;
+        if (info->compression == PACK_COMPRESSION_ZSTD) {
+                ZSTD_DCtx *d = thread_dctx();
+                if (!d)
+                        return -ENOMEM;
+                size_t k = ZSTD_decompressDCtx(d, out, info->raw_size, stored, info->stored_size);
+                if (ZSTD_isError(k) || k != info->raw_size)
+                        return -EBADMSG;
+        } else if (out != stored)
+                memcpy(out, stored, info->raw_size);
+
+        if (verify_hash && object_type_is_literal(info->type)) {
+                ObjectId got;
+                object_id_hash(out, info->raw_size, &got);
+                if (!object_id_equal(&got, &info->id))
+                        return -EBADMSG;
+        }
+        return 0;
+}
+
+int pack_set_read_into(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void *buf) {
+        int fd = pack_set_fd(s, loc->pack);
+        if (fd < 0)
+                return fd;
+
+        /* Header and payload in one pread; raw payloads land directly in buf. */
+        uint8_t header[RECORD_HEADER_SIZE];
+        bool raw = loc->compression == PACK_COMPRESSION_NONE;
+        _cleanup_free_ uint8_t *stored = NULL;
+        if (!raw) {
+                stored = malloc(loc->stored_size ? loc->stored_size : 1);
+                if (!stored)
+                        return -ENOMEM;
+        }
+        struct iovec iov[2] = {
+                { .iov_base = header, .iov_len = sizeof header },
+                { .iov_base = raw ? buf : stored, .iov_len = loc->stored_size },
+        };
+        size_t want = sizeof header + loc->stored_size, done = 0;
+        while (done < want) {
+                ssize_t k;
+                if (done == 0)
+                        k = preadv(fd, iov, 2, (off_t) loc->offset);
+                else if (done < sizeof header)
+                        k = pread(fd, header + done, sizeof header - done, (off_t) (loc->offset + done));
+                else
+                        k = pread(fd, (uint8_t *) iov[1].iov_base + (done - sizeof header), want - done,
+                                  (off_t) (loc->offset + done));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EBADMSG; /* truncated pack */
+                done += (size_t) k;
+        }
+
+        RecordInfo info;
+        int r = record_header_decode(header, &info);
+        if (r < 0)
+                return -EBADMSG;
+        if (!object_id_equal(&info.id, id) || info.type != loc->type || info.compression != loc->compression ||
+            info.stored_size != loc->stored_size || info.raw_size != loc->raw_size)
+                return -EBADMSG;
+        return record_payload_decode(&info, raw ? buf : stored, buf, verify_hash);
+}
+
+int pack_set_read(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void **ret,
+                  size_t *ret_size) {
+        _cleanup_free_ void *buf = malloc(loc->raw_size ? loc->raw_size : 1);
+        if (!buf)
+                return -ENOMEM;
+        int r = pack_set_read_into(s, loc, id, verify_hash, buf);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = loc->raw_size;
+        return 0;
+}
+
+int64_t pack_scan(const char *path, uint32_t pack, bool load_payload, PackScanFn fn, void *userdata,
+                  uint64_t *ret_damaged) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        PackHeader ph;
+        ssize_t n = read_full(fd, &ph, sizeof ph);
+        if (n < 0)
+                return n;
+        if (n != sizeof ph || memcmp(ph.magic, PACK_MAGIC, 8) != 0)
+                return -EBADMSG;
+        if (le32toh(ph.version) != PACK_VERSION || (le32toh(ph.features) & ~PACK_FEATURES_KNOWN))
+                return -EPROTONOSUPPORT;
+
+        uint64_t offset = PACK_HEADER_SIZE, end = PACK_HEADER_SIZE, damaged = 0;
+        _cleanup_free_ uint8_t *payload = NULL;
+        size_t payload_allocated = 0;
+        for (;;) {
+                uint8_t h[RECORD_HEADER_SIZE];
+                n = pread_full(fd, h, sizeof h, offset);
+                if (n < 0)
+                        return n;
+                if (n < (ssize_t) sizeof h)
+                        break;
+                RecordInfo info;
+                bool valid = record_header_decode(h, &info) >= 0;
+                if (valid) {
+                        /* Read the payload: it both proves the record whole and feeds fn. */
+                        if (GROW(payload, payload_allocated, MAX(info.stored_size, info.raw_size) + 1) < 0)
+                                return -ENOMEM;
+                        n = pread_full(fd, payload, info.stored_size, offset + sizeof h);
+                        if (n < 0)
+                                return n;
+                        if ((size_t) n < info.stored_size)
+                                break; /* torn tail */
+                        if ((uint32_t) crc32(0, payload, info.stored_size) != info.payload_crc)
+                                valid = false;
+                }
+                if (!valid) {
+                        /* Damaged: resynchronize at the next byte that starts a valid header. */
+                        damaged++;
+                        offset++;
+                        continue;
+                }
+                if (fn) {
+                        int r = fn(pack, offset, &info, load_payload ? payload : NULL, userdata);
+                        if (r < 0)
+                                return r;
+                }
+                offset += sizeof h + info.stored_size;
+                end = offset;
+        }
+        if (ret_damaged)
+                *ret_damaged = damaged;
+        return (int64_t) end;
+}

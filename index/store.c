@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include "fileio.h"
+#include "pack-writer.h"
+
+/* zstd level for compressible chunks: see scripts/bench for the figures. */
+#define STORE_ZSTD_LEVEL 3
+/* Keep a compressed chunk only if it saves at least 1/32 of the bytes. */
+#define COMPRESSION_WORTH(raw, packed) ((packed) < (raw) - (raw) / 32)
+/* Checkpoint a write transaction after this many objects. */
+#define CHECKPOINT_OBJECTS 200000
+
+struct Store {
+        char *path;
+        char *packs_dir;
+        Catalog *catalog;
+        PackSet *packs;
+        int lock_fd;
+        /* The open write transaction and its thread: reads from that thread
+         * see what it wrote before commit. */
+        StoreTxn *active;
+        pthread_t writer;
+};
+
+struct StoreTxn {
+        Store *store;
+        CatalogTxn *catalog;
+        PackWriter *writer;
+        uint64_t sequence;
+        ZSTD_CCtx *cctx;
+        uint64_t objects_since_checkpoint;
+        uint64_t bytes_written;
+};
+
+const char *store_path(const Store *s) {
+        return s->path;
+}
+Catalog *store_catalog(Store *s) {
+        return s->catalog;
+}
+PackSet *store_packs(Store *s) {
+        return s->packs;
+}
+CatalogTxn *store_txn_catalog(StoreTxn *t) {
+        return t->catalog;
+}
+Store *store_txn_store(StoreTxn *t) {
+        return t->store;
+}
+uint64_t store_txn_bytes_written(const StoreTxn *t) {
+        return t->bytes_written;
+}
+
+static bool dir_is_empty(const char *path) {
+        DIR *d = opendir(path);
+        if (!d)
+                return errno == ENOENT;
+        struct dirent *de;
+        bool empty = true;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                        empty = false;
+                        break;
+                }
+        closedir(d);
+        return empty;
+}
+
+int store_init(const char *path) {
+        _cleanup_free_ char *marker = path_join(path, STORE_MARKER);
+        if (!marker)
+                return -ENOMEM;
+        if (access(marker, F_OK) == 0 || !dir_is_empty(path))
+                return -EEXIST;
+        int r = mkdir_p(path, 0755);
+        if (r < 0)
+                return r;
+        static const char *const dirs[] = { "index", "packs", "tmp" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *d = path_join(path, dirs[i]);
+                if (!d)
+                        return -ENOMEM;
+                r = mkdir_p(d, 0755);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_free_ char *index = path_join(path, "index");
+        _cleanup_(catalog_freep) Catalog *c = NULL;
+        if (!index)
+                return -ENOMEM;
+        r = catalog_open(index, true, &c);
+        if (r < 0)
+                return r;
+        /* The marker last: a store without it is an interrupted init. */
+        return write_file_atomic(marker, STORE_MARKER_CONTENT, strlen(STORE_MARKER_CONTENT), 0644);
+}
+
+Store *store_free(Store *s) {
+        if (!s)
+                return NULL;
+        catalog_free(s->catalog);
+        pack_set_free(s->packs);
+        if (s->lock_fd >= 0)
+                close(s->lock_fd);
+        free(s->packs_dir);
+        free(s->path);
+        free(s);
+        return NULL;
+}
+
+static int empty_tmp(const char *path) {
+        _cleanup_free_ char *tmp = path_join(path, "tmp");
+        if (!tmp)
+                return -ENOMEM;
+        DIR *d = opendir(tmp);
+        if (!d)
+                return errno == ENOENT ? mkdir_p(tmp, 0755) : -errno;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+        return 0;
+}
+
+int store_open(const char *path, bool write, Store **ret) {
+        _cleanup_free_ char *marker = path_join(path, STORE_MARKER);
+        if (!marker)
+                return -ENOMEM;
+        _cleanup_free_ char *content = NULL;
+        int r = read_file(marker, 64, &content, NULL);
+        if (r < 0)
+                return r == -ENOENT || r == -ENOTDIR ? -ENOENT : r;
+        if (strcmp(content, STORE_MARKER_CONTENT) != 0)
+                return -EPROTONOSUPPORT;
+
+        _cleanup_(store_freep) Store *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->lock_fd = -1;
+        s->path = strdup(path);
+        s->packs_dir = path_join(path, "packs");
+        if (!s->path || !s->packs_dir)
+                return -ENOMEM;
+
+        if (write) {
+                _cleanup_free_ char *lock = path_join(path, "lock");
+                if (!lock)
+                        return -ENOMEM;
+                s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+                if (s->lock_fd < 0)
+                        return -errno;
+                if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+                        return errno == EWOULDBLOCK ? -EBUSY : -errno;
+                r = empty_tmp(path);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_free_ char *index = path_join(path, "index");
+        if (!index)
+                return -ENOMEM;
+        r = catalog_open(index, write, &s->catalog);
+        if (r < 0)
+                return r;
+        r = pack_set_new(s->packs_dir, &s->packs);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* ---- reading ---- */
+
+int store_lookup(Store *s, const ObjectId *id, ObjectLocation *ret) {
+        if (s->active && pthread_equal(s->writer, pthread_self()))
+                return catalog_get_object(s->active->catalog, id, ret);
+        _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
+        int r = catalog_begin(s->catalog, false, &t);
+        if (r < 0)
+                return r;
+        return catalog_get_object(t, id, ret);
+}
+
+int store_read_object(Store *s, const ObjectId *id, uint8_t expected_type, void **ret, size_t *ret_size) {
+        ObjectLocation loc;
+        int r = store_lookup(s, id, &loc);
+        if (r < 0)
+                return r;
+        if (expected_type && loc.type != expected_type)
+                return -EBADMSG;
+        return pack_set_read(s->packs, &loc, id, true, ret, ret_size);
+}
+
+int store_read_tree(Store *s, const ObjectId *id, Tree **ret) {
+        _cleanup_free_ void *buf = NULL;
+        size_t n;
+        int r = store_read_object(s, id, OBJECT_TREE, &buf, &n);
+        if (r < 0)
+                return r;
+        return tree_decode(buf, n, ret);
+}
+
+int store_read_json(Store *s, const ObjectId *id, json_t **ret) {
+        _cleanup_free_ void *buf = NULL;
+        size_t n;
+        int r = store_read_object(s, id, 0, &buf, &n);
+        if (r < 0)
+                return r;
+        json_t *j = json_loadb(buf, n, 0, NULL);
+        if (!j)
+                return -EBADMSG;
+        *ret = j;
+        return 0;
+}
+
+Blob *blob_free(Blob *b) {
+        if (!b)
+                return NULL;
+        free(b->chunks);
+        free(b);
+        return NULL;
+}
+
+static int recipe_decode(const ObjectId *id, const uint8_t *p, size_t n, Blob **ret) {
+        if (n < RECIPE_HEADER_SIZE)
+                return -EBADMSG;
+        uint64_t total = le64_read(p);
+        uint32_t count = le32_read(p + 8);
+        if (le32_read(p + 12) != 0 || count == 0 || (n - RECIPE_HEADER_SIZE) / RECIPE_ENTRY_SIZE != count ||
+            (n - RECIPE_HEADER_SIZE) % RECIPE_ENTRY_SIZE != 0)
+                return -EBADMSG;
+        _cleanup_(blob_freep) Blob *b = calloc(1, sizeof *b);
+        if (!b)
+                return -ENOMEM;
+        b->chunks = calloc(count, sizeof(BlobChunk));
+        if (!b->chunks)
+                return -ENOMEM;
+        b->id = *id;
+        b->n_chunks = count;
+        uint64_t offset = 0;
+        for (uint32_t i = 0; i < count; i++) {
+                const uint8_t *e = p + RECIPE_HEADER_SIZE + (size_t) i * RECIPE_ENTRY_SIZE;
+                BlobChunk *c = &b->chunks[i];
+                memcpy(c->id.bytes, e, OBJECT_ID_SIZE);
+                c->size = le32_read(e + 32);
+                c->offset = offset;
+                if (c->size == 0 || c->size > RECORD_PAYLOAD_MAX || le32_read(e + 36) != 0)
+                        return -EBADMSG;
+                offset += c->size;
+        }
+        if (offset != total)
+                return -EBADMSG;
+        b->size = total;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int store_open_blob(Store *s, const ObjectId *id, Blob **ret) {
+        ObjectLocation loc;
+        int r = store_lookup(s, id, &loc);
+        if (r < 0)
+                return r;
+        if (loc.type == OBJECT_RECIPE) {
+                _cleanup_free_ void *buf = NULL;
+                size_t n;
+                r = pack_set_read(s->packs, &loc, id, false, &buf, &n);
+                if (r < 0)
+                        return r;
+                return recipe_decode(id, buf, n, ret);
+        }
+        Blob *b = calloc(1, sizeof *b);
+        if (!b)
+                return -ENOMEM;
+        b->chunks = calloc(1, sizeof(BlobChunk));
+        if (!b->chunks) {
+                free(b);
+                return -ENOMEM;
+        }
+        b->id = *id;
+        b->size = loc.raw_size;
+        b->n_chunks = loc.raw_size > 0; /* the empty blob has no chunks */
+        b->chunks[0] = (BlobChunk) { .id = *id, .offset = 0, .size = loc.raw_size };
+        *ret = b;
+        return 0;
+}
+
+size_t blob_find_chunk(const Blob *b, uint64_t offset) {
+        size_t lo = 0, hi = b->n_chunks;
+        while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (b->chunks[mid].offset <= offset)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+int store_read_chunk(Store *s, const BlobChunk *chunk, void *buf) {
+        ObjectLocation loc;
+        int r = store_lookup(s, &chunk->id, &loc);
+        if (r < 0)
+                return r == -ENOENT ? -EBADMSG : r; /* a recipe naming a missing chunk is damage */
+        if (!object_type_is_literal(loc.type) || loc.raw_size != chunk->size)
+                return -EBADMSG;
+        return pack_set_read_into(s->packs, &loc, &chunk->id, true, buf);
+}
+
+int store_blob_write_to_fd(Store *s, const Blob *b, int fd) {
+        uint32_t max = 0;
+        for (size_t i = 0; i < b->n_chunks; i++)
+                max = MAX(max, b->chunks[i].size);
+        _cleanup_free_ uint8_t *buf = malloc(max ? max : 1);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n_chunks; i++) {
+                int r = store_read_chunk(s, &b->chunks[i], buf);
+                if (r < 0)
+                        return r;
+                r = write_full(fd, buf, b->chunks[i].size);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int store_read_blob(Store *s, const ObjectId *id, size_t max, void **ret, size_t *ret_size) {
+        _cleanup_(blob_freep) Blob *b = NULL;
+        int r = store_open_blob(s, id, &b);
+        if (r < 0)
+                return r;
+        if (b->size > max)
+                return -EFBIG;
+        _cleanup_free_ uint8_t *buf = malloc(b->size + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n_chunks; i++) {
+                r = store_read_chunk(s, &b->chunks[i], buf + b->chunks[i].offset);
+                if (r < 0)
+                        return r;
+        }
+        buf[b->size] = 0;
+        *ret_size = b->size;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* ---- writing ---- */
+
+static int txn_open_catalog_and_writer(StoreTxn *t) {
+        Store *s = t->store;
+        int r = catalog_begin(s->catalog, true, &t->catalog);
+        if (r < 0)
+                return r;
+        uint64_t pack = 1, end = 0, seq = 0;
+        (void) catalog_get_u64(t->catalog, "pack", &pack);
+        (void) catalog_get_u64(t->catalog, "pack-end", &end);
+        (void) catalog_get_u64(t->catalog, "sequence", &seq);
+        t->sequence = seq + 1;
+        if (!t->writer) {
+                r = pack_writer_open(s->packs_dir, (uint32_t) pack, end, t->sequence, &t->writer);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int store_begin(Store *s, StoreTxn **ret) {
+        if (s->lock_fd < 0 || s->active)
+                return -EBUSY;
+        _cleanup_(store_txn_abortp) StoreTxn *t = calloc(1, sizeof *t);
+        if (!t)
+                return -ENOMEM;
+        t->store = s;
+        int r = txn_open_catalog_and_writer(t);
+        if (r < 0)
+                return r;
+        s->active = t;
+        s->writer = pthread_self();
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+StoreTxn *store_txn_abort(StoreTxn *t) {
+        if (!t)
+                return NULL;
+        if (t->store->active == t)
+                t->store->active = NULL;
+        catalog_abort(t->catalog);
+        pack_writer_free(t->writer); /* cuts off what was not synced */
+        ZSTD_freeCCtx(t->cctx);
+        free(t);
+        return NULL;
+}
+
+int store_txn_has(StoreTxn *t, const ObjectId *id) {
+        ObjectLocation loc;
+        int r = catalog_get_object(t->catalog, id, &loc);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+static int txn_append(StoreTxn *t, uint8_t type, const ObjectId *id, PackCompression c, const void *payload,
+                      size_t stored, size_t raw, uint64_t content_size) {
+        ObjectLocation loc;
+        int r = pack_writer_append(t->writer, type, id, c, payload, stored, raw, content_size, &loc);
+        if (r < 0)
+                return r;
+        r = catalog_put_object(t->catalog, id, &loc);
+        if (r < 0)
+                return r;
+        t->bytes_written += RECORD_HEADER_SIZE + stored;
+        if (++t->objects_since_checkpoint >= CHECKPOINT_OBJECTS) {
+                r = store_txn_checkpoint(t);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
+int store_txn_put(StoreTxn *t, uint8_t type, const ObjectId *id, const void *data, size_t n, bool compress) {
+        int r = store_txn_has(t, id);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (n > RECORD_PAYLOAD_MAX)
+                return -EFBIG;
+        if (compress && n >= 64) {
+                if (!t->cctx) {
+                        t->cctx = ZSTD_createCCtx();
+                        if (!t->cctx)
+                                return -ENOMEM;
+                        ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_compressionLevel, STORE_ZSTD_LEVEL);
+                }
+                size_t bound = ZSTD_compressBound(n);
+                _cleanup_free_ void *packed = malloc(bound);
+                if (!packed)
+                        return -ENOMEM;
+                size_t k = ZSTD_compress2(t->cctx, packed, bound, data, n);
+                if (ZSTD_isError(k))
+                        return -EIO;
+                if (COMPRESSION_WORTH(n, k))
+                        return txn_append(t, type, id, PACK_COMPRESSION_ZSTD, packed, k, n, n);
+        }
+        return txn_append(t, type, id, PACK_COMPRESSION_NONE, data, n, n, n);
+}
+
+int store_txn_put_recipe(StoreTxn *t, const ObjectId *id, uint64_t size, const BlobChunk *chunks, size_t n) {
+        int r = store_txn_has(t, id);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (n == 0 || n > (RECORD_PAYLOAD_MAX - RECIPE_HEADER_SIZE) / RECIPE_ENTRY_SIZE)
+                return -EFBIG;
+        size_t len = RECIPE_HEADER_SIZE + n * RECIPE_ENTRY_SIZE;
+        _cleanup_free_ uint8_t *p = calloc(1, len);
+        if (!p)
+                return -ENOMEM;
+        le64_write(p, size);
+        le32_write(p + 8, (uint32_t) n);
+        for (size_t i = 0; i < n; i++) {
+                uint8_t *e = p + RECIPE_HEADER_SIZE + i * RECIPE_ENTRY_SIZE;
+                memcpy(e, chunks[i].id.bytes, OBJECT_ID_SIZE);
+                le32_write(e + 32, chunks[i].size);
+        }
+        return txn_append(t, OBJECT_RECIPE, id, PACK_COMPRESSION_NONE, p, len, len, size);
+}
+
+int store_txn_put_tree(StoreTxn *t, Tree *tree, ObjectId *ret) {
+        int r = tree_sort(tree);
+        if (r < 0)
+                return r;
+        _cleanup_free_ void *buf = NULL;
+        size_t n;
+        r = tree_encode(tree, &buf, &n);
+        if (r < 0)
+                return r;
+        ObjectId id;
+        object_id_hash(buf, n, &id);
+        r = store_txn_put(t, OBJECT_TREE, &id, buf, n, true);
+        if (r < 0)
+                return r;
+        *ret = id;
+        return 0;
+}
+
+int store_txn_put_json(StoreTxn *t, const json_t *doc, ObjectId *ret) {
+        _cleanup_free_ char *s = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (!s)
+                return -ENOMEM;
+        ObjectId id;
+        object_id_hash(s, strlen(s), &id);
+        int r = store_txn_put(t, OBJECT_RECORD, &id, s, strlen(s), true);
+        if (r < 0)
+                return r;
+        *ret = id;
+        return 0;
+}
+
+int store_txn_put_small_blob(StoreTxn *t, const void *data, size_t n, ObjectId *ret) {
+        ObjectId id;
+        object_id_hash(data, n, &id);
+        int r = store_txn_put(t, OBJECT_CHUNK, &id, data, n, true);
+        if (r < 0)
+                return r;
+        *ret = id;
+        return 0;
+}
+
+/* Records where the next writer appends. */
+static int txn_record_pack_end(StoreTxn *t) {
+        int r = catalog_put_u64(t->catalog, "pack", pack_writer_pack(t->writer));
+        if (r >= 0)
+                r = catalog_put_u64(t->catalog, "pack-end", pack_writer_end(t->writer));
+        return r;
+}
+
+int store_txn_checkpoint(StoreTxn *t) {
+        int r = pack_writer_sync(t->writer);
+        if (r < 0)
+                return r;
+        r = txn_record_pack_end(t);
+        if (r < 0)
+                return r;
+        r = catalog_commit(t->catalog);
+        t->catalog = NULL;
+        if (r < 0)
+                return r;
+        t->objects_since_checkpoint = 0;
+        return catalog_begin(t->store->catalog, true, &t->catalog);
+}
+
+/* The STATE record: every ref, so that the packs alone say what the
+ * catalog held. */
+static int state_add_revision(const char *bundle, uint32_t rev, const ObjectId *id, void *u) {
+        json_t *arr = u, *e = json_pack("[s,i,s]", bundle, (json_int_t) rev, object_id_hex(id));
+        return e && json_array_append_new(arr, e) == 0 ? 0 : -ENOMEM;
+}
+
+static int state_add_generation(uint64_t gen, const ObjectId *id, void *u) {
+        json_t *arr = u, *e = json_pack("[I,s]", (json_int_t) gen, object_id_hex(id));
+        return e && json_array_append_new(arr, e) == 0 ? 0 : -ENOMEM;
+}
+
+static int txn_write_state(StoreTxn *t) {
+        json_t *revs = json_array(), *gens = json_array();
+        json_t *doc = json_pack("{s:s,s:I,s:o,s:o}", "type", "state", "sequence", (json_int_t) t->sequence,
+                                "revisions", revs, "generations", gens);
+        if (!doc)
+                return -ENOMEM;
+        int r = catalog_foreach_revision(t->catalog, NULL, state_add_revision, revs);
+        if (r >= 0)
+                r = catalog_foreach_generation(t->catalog, state_add_generation, gens);
+        uint64_t current;
+        if (r >= 0 && catalog_get_u64(t->catalog, "current", &current) >= 0)
+                r = json_object_set_new(doc, "current", json_integer((json_int_t) current)) == 0 ? 0 : -ENOMEM;
+        if (r < 0) {
+                json_decref(doc);
+                return r;
+        }
+        _cleanup_free_ char *s = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+        json_decref(doc);
+        if (!s)
+                return -ENOMEM;
+        ObjectId id;
+        object_id_hash(s, strlen(s), &id);
+        r = store_txn_put(t, OBJECT_STATE, &id, s, strlen(s), true);
+        if (r < 0)
+                return r;
+        /* Only the newest snapshot is live; gc drops the older ones. */
+        r = catalog_put_id(t->catalog, "state", &id);
+        if (r >= 0)
+                r = catalog_put_u64(t->catalog, "sequence", t->sequence);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+int store_txn_commit(StoreTxn *t) {
+        int r = txn_write_state(t);
+        if (r >= 0)
+                r = pack_writer_sync(t->writer);
+        if (r >= 0)
+                r = txn_record_pack_end(t);
+        if (r < 0) {
+                store_txn_abort(t);
+                return r;
+        }
+        /* The packs are durable; this commit is the moment the new state
+         * becomes visible. */
+        r = catalog_commit(t->catalog);
+        t->catalog = NULL;
+        store_txn_abort(t);
+        return r;
+}

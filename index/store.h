@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The store: packs (the objects, the truth) plus the catalog (the index and
+ * the refs), under one directory:
+ *
+ *   STORE/isle-store     "isle store 1": marks the directory as a store
+ *   STORE/index/         LMDB catalog (catalog.h)
+ *   STORE/packs/         pack-NNNNNN (pack-format.h)
+ *   STORE/tmp/           staging; emptied when a writer opens the store
+ *   STORE/lock           flock()ed by the one writer
+ *
+ * Writing: store_begin() takes a transaction; objects go into the packs
+ * with store_txn_put*(), refs into the catalog through store_txn_catalog();
+ * store_txn_commit() appends a STATE record (a snapshot of every ref, so an
+ * index rebuilt from the packs knows them), fsyncs the packs, and only then
+ * commits the catalog. A crash at any point leaves either the old state or
+ * the new one, plus at most unreferenced bytes that the next writer cuts off
+ * or gc reclaims.
+ *
+ * Reading is thread safe and never blocks on the writer. In a process that
+ * writes, the read functions called by the thread that owns the open
+ * transaction see its uncommitted objects too. */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "macro.h"
+#include "object-id.h"
+#include "object-location.h"
+#include "pack-reader.h"
+#include "tree.h"
+
+#define STORE_MARKER "isle-store"
+#define STORE_MARKER_CONTENT "isle store 1\n"
+
+typedef struct Store Store;
+typedef struct StoreTxn StoreTxn;
+
+/* Creates a store at path (the directory may exist but must be empty).
+ * -EEXIST when path already holds a store or anything else. */
+int store_init(const char *path);
+
+/* Opens a store. With `write`, takes the writer lock: -EBUSY when another
+ * process holds it. -ENOENT when path is not a store (no marker). */
+int store_open(const char *path, bool write, Store **ret);
+Store *store_free(Store *s);
+DEFINE_FREEP(Store, store_free)
+
+const char *store_path(const Store *s);
+Catalog *store_catalog(Store *s);
+PackSet *store_packs(Store *s);
+
+/* ---- reading ---- */
+
+/* 0 and *ret, or -ENOENT. */
+int store_lookup(Store *s, const ObjectId *id, ObjectLocation *ret);
+/* Reads a whole object's payload (decompressed and verified). expected_type
+ * 0 accepts any; otherwise a different type is -EBADMSG. */
+int store_read_object(Store *s, const ObjectId *id, uint8_t expected_type, void **ret, size_t *ret_size);
+int store_read_tree(Store *s, const ObjectId *id, Tree **ret);
+int store_read_json(Store *s, const ObjectId *id, json_t **ret);
+
+/* A blob: the bytes of one file, as an ordered list of chunks. */
+typedef struct BlobChunk {
+        ObjectId id;
+        uint64_t offset;        /* in the blob */
+        uint32_t size;
+} BlobChunk;
+
+typedef struct Blob {
+        ObjectId id;
+        uint64_t size;
+        size_t n_chunks;
+        BlobChunk *chunks;
+} Blob;
+
+/* Resolves a blob id into its chunk list. A literal object is a blob of one
+ * chunk (itself). -ENOENT if unknown, -EBADMSG if its recipe is damaged. */
+int store_open_blob(Store *s, const ObjectId *id, Blob **ret);
+Blob *blob_free(Blob *b);
+DEFINE_FREEP(Blob, blob_free)
+/* Index of the chunk holding byte `offset` (< size). */
+size_t blob_find_chunk(const Blob *b, uint64_t offset);
+
+/* Reads one chunk into buf (at least chunk->size bytes), verified against
+ * its id. -EBADMSG when the bytes on disk do not match. */
+int store_read_chunk(Store *s, const BlobChunk *chunk, void *buf);
+/* Writes a blob's bytes to fd, verifying every chunk. */
+int store_blob_write_to_fd(Store *s, const Blob *b, int fd);
+/* Reads a whole (small) blob into memory. */
+int store_read_blob(Store *s, const ObjectId *id, size_t max, void **ret, size_t *ret_size);
+
+/* ---- writing ---- */
+
+int store_begin(Store *s, StoreTxn **ret);
+/* Commits: STATE record, fsync, catalog commit. Frees txn either way. */
+int store_txn_commit(StoreTxn *t);
+/* Drops everything written in this transaction (packs cut back). NULL-safe. */
+StoreTxn *store_txn_abort(StoreTxn *t);
+DEFINE_FREEP(StoreTxn, store_txn_abort)
+
+/* The catalog transaction, for moving refs. */
+CatalogTxn *store_txn_catalog(StoreTxn *t);
+Store *store_txn_store(StoreTxn *t);
+
+/* 1 if present (committed or written in this transaction), 0 if not. */
+int store_txn_has(StoreTxn *t, const ObjectId *id);
+
+/* Stores a literal object (content = payload) unless present. compress:
+ * try zstd and keep the result when it pays. Returns 1 when written, 0 when
+ * it was already there. */
+int store_txn_put(StoreTxn *t, uint8_t type, const ObjectId *id, const void *data, size_t n, bool compress);
+/* Stores a blob recipe (id = the blob's digest) unless present. */
+int store_txn_put_recipe(StoreTxn *t, const ObjectId *id, uint64_t size, const BlobChunk *chunks, size_t n);
+/* Sorts, encodes and stores a tree; *ret = its id. */
+int store_txn_put_tree(StoreTxn *t, Tree *tree, ObjectId *ret);
+/* Stores a JSON document canonically (sorted keys, compact); *ret = id. */
+int store_txn_put_json(StoreTxn *t, const json_t *doc, ObjectId *ret);
+/* Stores small bytes as a blob (e.g. a generated index file); *ret = id. */
+int store_txn_put_small_blob(StoreTxn *t, const void *data, size_t n, ObjectId *ret);
+
+/* Makes what is written so far durable and starts a new catalog
+ * transaction, so a huge import never outgrows one LMDB transaction.
+ * Refs are not touched: the objects stay unreferenced until commit. */
+int store_txn_checkpoint(StoreTxn *t);
+
+/* Bytes this transaction appended to packs, and objects it wrote. */
+uint64_t store_txn_bytes_written(const StoreTxn *t);
+
+/* ---- maintenance ---- */
+
+/* Rebuilds the catalog from the packs alone: every valid record is indexed,
+ * and the refs come from the newest STATE record. */
+int store_rebuild_index(Store *s, uint64_t *ret_objects, uint64_t *ret_damaged);

@@ -1,17 +1,45 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "blob-writer.h"
 
+#include <pthread.h>
+
 #include "chunker.h"
+#include "compressor.h"
 #include "fileio.h"
 
 /* Bytes sniffed before the policy is chosen. */
 #define SNIFF_SIZE 512
 
+/* Data flow. The caller's thread reads, hashes the whole blob, finds the
+ * cut points and hands each chunk to a pool of workers, which hash it,
+ * check whether the store already has it, and compress it. Finished chunks
+ * are retired in order by the caller's thread, the only one that touches
+ * the store transaction (LMDB write transactions belong to one thread).
+ * Small blobs (one chunk, under PIPELINE_MIN bytes) skip the pool: a
+ * thread hand-off would cost more than their work. */
+
+/* Chunks in flight; bounds memory to QUEUE_DEPTH x (chunk + its packed copy). */
+#define QUEUE_DEPTH 16
+#define PIPELINE_MIN (256u << 10)
+
+typedef struct ChunkJob {
+        uint8_t *data;          /* raw bytes, owned */
+        size_t size;
+        ObjectId id;
+        bool present;           /* already in the committed store */
+        uint8_t *packed;        /* compressed payload when it pays, owned */
+        size_t packed_size;
+        int error;
+        bool done;              /* protected by BlobWriter.lock */
+} ChunkJob;
+
 struct BlobWriter {
         StoreTxn *txn;
+        Store *store;
         Sha256 *whole;                  /* the blob's digest, as bytes stream in */
         const ChunkerParams *params;    /* NULL until the first bytes are sniffed */
         bool compress;
+        Compressor *compressor;         /* for chunks done inline */
 
         uint8_t *buf;                   /* bytes not yet cut */
         size_t buf_len, buf_size;
@@ -21,7 +49,134 @@ struct BlobWriter {
         uint64_t size;
 
         uint64_t bytes_in, bytes_new;
+
+        /* The worker pool. Lock order: lock only; never held during work. */
+        pthread_mutex_t lock;
+        pthread_cond_t work_cv, done_cv;
+        ChunkJob jobs[QUEUE_DEPTH];     /* ring */
+        uint64_t head;                  /* protected by lock: next slot to fill */
+        uint64_t next_work;             /* protected by lock: next slot for a worker */
+        uint64_t tail;                  /* next slot to retire (caller thread only) */
+        bool stop;                      /* protected by lock */
+        pthread_t *threads;
+        size_t n_threads;
 };
+
+static void job_clear(ChunkJob *j) {
+        free(j->data);
+        free(j->packed);
+        *j = (ChunkJob) {};
+}
+
+/* Hash, dedup check against the committed store, compress. */
+static void job_run(BlobWriter *w, Compressor *c, ChunkJob *j, bool compress) {
+        object_id_hash(j->data, j->size, &j->id);
+        ObjectLocation loc;
+        if (store_lookup(w->store, &j->id, &loc) >= 0) {
+                j->present = true;
+                return;
+        }
+        if (!compress)
+                return;
+        const void *packed;
+        size_t k;
+        int r = compressor_run(c, j->data, j->size, &packed, &k);
+        if (r < 0) {
+                j->error = r;
+                return;
+        }
+        if (r > 0) {
+                j->packed = memdup(packed, k);
+                if (!j->packed)
+                        j->error = -ENOMEM;
+                j->packed_size = k;
+        }
+}
+
+static void *worker_main(void *userdata) {
+        BlobWriter *w = userdata;
+        _cleanup_(compressor_freep) Compressor *c = compressor_new(COMPRESSOR_LEVEL);
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                while (!w->stop && w->next_work == w->head)
+                        pthread_cond_wait(&w->work_cv, &w->lock);
+                if (w->stop)
+                        break;
+                ChunkJob *j = &w->jobs[w->next_work++ % QUEUE_DEPTH];
+                bool compress = w->compress;
+                pthread_mutex_unlock(&w->lock);
+                if (c)
+                        job_run(w, c, j, compress);
+                else
+                        j->error = -ENOMEM;
+                pthread_mutex_lock(&w->lock);
+                j->done = true;
+                pthread_cond_broadcast(&w->done_cv);
+        }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+static int record_chunk(BlobWriter *w, const ObjectId *id, size_t n) {
+        int r = GROW(w->chunks, w->allocated_chunks, w->n_chunks + 1);
+        if (r < 0)
+                return r;
+        w->chunks[w->n_chunks++] = (BlobChunk) { .id = *id, .offset = w->size, .size = (uint32_t) n };
+        w->size += n;
+        return 0;
+}
+
+/* Retires the oldest job in flight: waits for it, stores it, records it. */
+static int retire_one(BlobWriter *w) {
+        ChunkJob *j = &w->jobs[w->tail % QUEUE_DEPTH];
+        pthread_mutex_lock(&w->lock);
+        while (!j->done)
+                pthread_cond_wait(&w->done_cv, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+        w->tail++;
+        int r = j->error;
+        if (r >= 0 && !j->present) {
+                if (j->packed)
+                        r = store_txn_put_prepared(w->txn, OBJECT_CHUNK, &j->id, PACK_COMPRESSION_ZSTD, j->packed,
+                                                   j->packed_size, j->size);
+                else
+                        r = store_txn_put_prepared(w->txn, OBJECT_CHUNK, &j->id, PACK_COMPRESSION_NONE, j->data,
+                                                   j->size, j->size);
+                if (r > 0)
+                        w->bytes_new += j->size;
+        }
+        if (r >= 0)
+                r = record_chunk(w, &j->id, j->size);
+        job_clear(j);
+        return r < 0 ? r : 0;
+}
+
+/* Retires every job in flight; keeps the first error. */
+static int drain(BlobWriter *w) {
+        int ret = 0;
+        while (w->tail < w->head) {
+                int r = retire_one(w);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+static int submit(BlobWriter *w, const uint8_t *p, size_t n) {
+        int r = 0;
+        if (w->head - w->tail == QUEUE_DEPTH)
+                r = retire_one(w);
+        ChunkJob *j = &w->jobs[w->head % QUEUE_DEPTH];
+        j->data = memdup(p, n);
+        if (!j->data)
+                return -ENOMEM;
+        j->size = n;
+        pthread_mutex_lock(&w->lock);
+        w->head++;
+        pthread_cond_signal(&w->work_cv);
+        pthread_mutex_unlock(&w->lock);
+        return r;
+}
 
 bool content_is_compressed(const uint8_t *p, size_t n) {
         static const struct {
@@ -51,12 +206,26 @@ int blob_writer_new(StoreTxn *txn, BlobWriter **ret) {
         if (!w)
                 return -ENOMEM;
         w->txn = txn;
+        w->store = store_txn_store(txn);
         w->whole = sha256_new();
+        w->compressor = compressor_new(COMPRESSOR_LEVEL);
         /* Room for two of the largest chunks, so a cut always has max bytes to look at. */
         w->buf_size = 2 * MAX(CHUNKER_COARSE.max, CHUNKER_FINE.max);
         w->buf = malloc(w->buf_size);
-        if (!w->whole || !w->buf)
+        if (!w->whole || !w->buf || !w->compressor)
                 return -ENOMEM;
+
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->work_cv, NULL);
+        pthread_cond_init(&w->done_cv, NULL);
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t n = (size_t) MAX(1, MIN(cpus, 16));
+        w->threads = calloc(n, sizeof(pthread_t));
+        if (!w->threads)
+                return -ENOMEM;
+        for (; w->n_threads < n; w->n_threads++)
+                if (pthread_create(&w->threads[w->n_threads], NULL, worker_main, w) != 0)
+                        return -EAGAIN;
         *ret = TAKE_PTR(w);
         return 0;
 }
@@ -64,6 +233,20 @@ int blob_writer_new(StoreTxn *txn, BlobWriter **ret) {
 BlobWriter *blob_writer_free(BlobWriter *w) {
         if (!w)
                 return NULL;
+        if (w->threads) {
+                (void) drain(w);
+                pthread_mutex_lock(&w->lock);
+                w->stop = true;
+                pthread_cond_broadcast(&w->work_cv);
+                pthread_mutex_unlock(&w->lock);
+                for (size_t i = 0; i < w->n_threads; i++)
+                        pthread_join(w->threads[i], NULL);
+                free(w->threads);
+                pthread_mutex_destroy(&w->lock);
+                pthread_cond_destroy(&w->work_cv);
+                pthread_cond_destroy(&w->done_cv);
+        }
+        compressor_free(w->compressor);
         sha256_free(w->whole);
         free(w->buf);
         free(w->chunks);
@@ -72,6 +255,7 @@ BlobWriter *blob_writer_free(BlobWriter *w) {
 }
 
 void blob_writer_reset(BlobWriter *w) {
+        (void) drain(w);
         ObjectId ignored;
         sha256_final(w->whole, &ignored);
         w->params = NULL;
@@ -80,20 +264,26 @@ void blob_writer_reset(BlobWriter *w) {
         w->size = 0;
 }
 
-static int store_chunk(BlobWriter *w, const uint8_t *p, size_t n) {
-        BlobChunk c = { .offset = w->size, .size = (uint32_t) n };
-        object_id_hash(p, n, &c.id);
-        int r = store_txn_put(w->txn, OBJECT_CHUNK, &c.id, p, n, w->compress);
+/* A chunk done on the caller's thread (small blobs). */
+static int store_chunk_inline(BlobWriter *w, const uint8_t *p, size_t n) {
+        ObjectId id;
+        object_id_hash(p, n, &id);
+        int r = store_txn_has(w->txn, &id);
+        if (r == 0) {
+                const void *packed = NULL;
+                size_t k = 0;
+                if (w->compress)
+                        r = compressor_run(w->compressor, p, n, &packed, &k);
+                if (r > 0)
+                        r = store_txn_put_prepared(w->txn, OBJECT_CHUNK, &id, PACK_COMPRESSION_ZSTD, packed, k, n);
+                else if (r == 0)
+                        r = store_txn_put_prepared(w->txn, OBJECT_CHUNK, &id, PACK_COMPRESSION_NONE, p, n, n);
+                if (r > 0)
+                        w->bytes_new += n;
+        }
         if (r < 0)
                 return r;
-        if (r > 0)
-                w->bytes_new += n;
-        r = GROW(w->chunks, w->allocated_chunks, w->n_chunks + 1);
-        if (r < 0)
-                return r;
-        w->chunks[w->n_chunks++] = c;
-        w->size += n;
-        return 0;
+        return record_chunk(w, &id, n);
 }
 
 /* Cuts and stores chunks from the buffer; at the end of the blob also the
@@ -110,7 +300,10 @@ static int cut(BlobWriter *w, bool eof) {
         while (w->buf_len - pos >= w->params->max || (eof && pos < w->buf_len)) {
                 size_t avail = MIN(w->buf_len - pos, w->params->max);
                 size_t n = chunker_next_cut(w->params, w->buf + pos, avail);
-                int r = store_chunk(w, w->buf + pos, n);
+                /* The last chunk of a blob that never needed the pool stays inline. */
+                bool inline_ok = eof && w->head == w->tail && w->n_chunks == 0 && n == w->buf_len &&
+                                 n < PIPELINE_MIN;
+                int r = inline_ok ? store_chunk_inline(w, w->buf + pos, n) : submit(w, w->buf + pos, n);
                 if (r < 0)
                         return r;
                 pos += n;
@@ -141,8 +334,13 @@ int blob_writer_write(BlobWriter *w, const void *p, size_t n) {
 
 int blob_writer_finish(BlobWriter *w, ObjectId *ret_id, uint64_t *ret_size) {
         int r = cut(w, true);
-        if (r < 0)
+        int q = drain(w);
+        if (r >= 0)
+                r = q;
+        if (r < 0) {
+                blob_writer_reset(w);
                 return r;
+        }
         ObjectId id;
         sha256_final(w->whole, &id);
         if (w->n_chunks == 0) {

@@ -10,6 +10,8 @@
 #include "fileio.h"
 #include "macro.h"
 
+#define WRITEBACK_STEP (8u << 20)
+
 struct PackWriter {
         char *dir;
         int fd;
@@ -24,6 +26,7 @@ struct PackWriter {
         int *unsynced_fds;
         size_t n_unsynced, allocated_unsynced;
         bool created;           /* a pack file was created since the last sync */
+        uint64_t flushed;       /* writeback started up to here in the current pack */
         uint64_t written;
 };
 
@@ -48,6 +51,7 @@ static int pack_create(PackWriter *w, uint32_t pack) {
         w->fd = TAKE_FD(fd);
         w->pack = pack;
         w->end = PACK_HEADER_SIZE;
+        w->flushed = 0;
         w->created = true;
         return 0;
 }
@@ -88,6 +92,7 @@ int pack_writer_open(const char *dir, uint32_t pack, uint64_t end, uint64_t sequ
                         return -errno;
                 w->pack = pack;
                 w->end = end;
+                w->flushed = end;
                 w->synced_pack = pack;
                 w->synced_end = end;
         }
@@ -199,6 +204,13 @@ int pack_writer_append(PackWriter *w, uint8_t type, const ObjectId *id, PackComp
                 };
         w->end += total;
         w->written += total;
+        /* Start writeback as we go, so the disk works while we compute and
+         * the fsync at commit waits only for the last stretch. */
+        if (w->end - w->flushed >= WRITEBACK_STEP) {
+                (void) sync_file_range(w->fd, (off_t) w->flushed, (off_t) (w->end - w->flushed),
+                                       SYNC_FILE_RANGE_WRITE);
+                w->flushed = w->end;
+        }
         return 0;
 }
 

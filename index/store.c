@@ -7,15 +7,10 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <zstd.h>
-
+#include "compressor.h"
 #include "fileio.h"
 #include "pack-writer.h"
 
-/* zstd level for compressible chunks: see scripts/bench for the figures. */
-#define STORE_ZSTD_LEVEL 3
-/* Keep a compressed chunk only if it saves at least 1/32 of the bytes. */
-#define COMPRESSION_WORTH(raw, packed) ((packed) < (raw) - (raw) / 32)
 /* Checkpoint a write transaction after this many objects. */
 #define CHECKPOINT_OBJECTS 200000
 
@@ -36,7 +31,7 @@ struct StoreTxn {
         CatalogTxn *catalog;
         PackWriter *writer;
         uint64_t sequence;
-        ZSTD_CCtx *cctx;
+        Compressor *compressor;
         uint64_t objects_since_checkpoint;
         uint64_t bytes_written;
 };
@@ -397,7 +392,7 @@ StoreTxn *store_txn_abort(StoreTxn *t) {
                 t->store->active = NULL;
         catalog_abort(t->catalog);
         pack_writer_free(t->writer); /* cuts off what was not synced */
-        ZSTD_freeCCtx(t->cctx);
+        compressor_free(t->compressor);
         free(t);
         return NULL;
 }
@@ -434,24 +429,29 @@ int store_txn_put(StoreTxn *t, uint8_t type, const ObjectId *id, const void *dat
                 return r < 0 ? r : 0;
         if (n > RECORD_PAYLOAD_MAX)
                 return -EFBIG;
-        if (compress && n >= 64) {
-                if (!t->cctx) {
-                        t->cctx = ZSTD_createCCtx();
-                        if (!t->cctx)
+        if (compress) {
+                if (!t->compressor) {
+                        t->compressor = compressor_new(COMPRESSOR_LEVEL);
+                        if (!t->compressor)
                                 return -ENOMEM;
-                        ZSTD_CCtx_setParameter(t->cctx, ZSTD_c_compressionLevel, STORE_ZSTD_LEVEL);
                 }
-                size_t bound = ZSTD_compressBound(n);
-                _cleanup_free_ void *packed = malloc(bound);
-                if (!packed)
-                        return -ENOMEM;
-                size_t k = ZSTD_compress2(t->cctx, packed, bound, data, n);
-                if (ZSTD_isError(k))
-                        return -EIO;
-                if (COMPRESSION_WORTH(n, k))
+                const void *packed;
+                size_t k;
+                r = compressor_run(t->compressor, data, n, &packed, &k);
+                if (r < 0)
+                        return r;
+                if (r > 0)
                         return txn_append(t, type, id, PACK_COMPRESSION_ZSTD, packed, k, n, n);
         }
         return txn_append(t, type, id, PACK_COMPRESSION_NONE, data, n, n, n);
+}
+
+int store_txn_put_prepared(StoreTxn *t, uint8_t type, const ObjectId *id, PackCompression compression,
+                           const void *payload, size_t stored_size, size_t raw_size) {
+        int r = store_txn_has(t, id);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        return txn_append(t, type, id, compression, payload, stored_size, raw_size, raw_size);
 }
 
 int store_txn_put_recipe(StoreTxn *t, const ObjectId *id, uint64_t size, const BlobChunk *chunks, size_t n) {

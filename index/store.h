@@ -114,6 +114,10 @@ int store_txn_has(StoreTxn *t, const ObjectId *id);
  * try zstd and keep the result when it pays. Returns 1 when written, 0 when
  * it was already there. */
 int store_txn_put(StoreTxn *t, uint8_t type, const ObjectId *id, const void *data, size_t n, bool compress);
+/* Stores a literal object whose payload was already prepared (compressed
+ * or not) by the caller, e.g. by BlobWriter's worker threads. Same returns. */
+int store_txn_put_prepared(StoreTxn *t, uint8_t type, const ObjectId *id, PackCompression compression,
+                           const void *payload, size_t stored_size, size_t raw_size);
 /* Stores a blob recipe (id = the blob's digest) unless present. */
 int store_txn_put_recipe(StoreTxn *t, const ObjectId *id, uint64_t size, const BlobChunk *chunks, size_t n);
 /* Sorts, encodes and stores a tree; *ret = its id. */

@@ -1,119 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* isle add KIND SRC...: one new revision of a bundle holding the parent's
- * artifacts plus what the sources bring. All or nothing: any error aborts
- * the transaction and the store stays exactly as it was. */
-#include <libgen.h>
+ * artifacts plus what the sources bring (import/importer.h). All or
+ * nothing: any error aborts the transaction and the store stays exactly as
+ * it was. */
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "cli.h"
 #include "file-import.h"
+#include "importer.h"
 #include "fileio.h"
 #include "log.h"
 #include "publish.h"
 #include "refs.h"
 
-typedef struct AddOptions {
-        const char *bundle;
-        const char *message;
-        const char *prefix;
-        bool activate;
-} AddOptions;
-
-/* One source kind: merges what srcs bring into the artifact list. */
-typedef struct AddKind {
-        const char *name;
-        int (*add)(StoreTxn *t, json_t *artifacts, char **srcs, int n, const AddOptions *o, json_t *summary,
-                   char **reterr);
-} AddKind;
-
 static void on_progress(uint64_t bytes, void *userdata) {
         progress_update(userdata, bytes);
 }
-
-/* Where src lands: its base name under the prefix; "dir/" and "." put a
- * directory's contents at the prefix itself. */
-static char *file_dest(const char *src, const char *prefix) {
-        size_t n = strlen(src);
-        bool contents = strcmp(src, ".") == 0 || (n > 1 && src[n - 1] == '/') || strcmp(src, "/") == 0;
-        if (contents)
-                return strdup(prefix ? prefix : "");
-        _cleanup_free_ char *copy = strdup(src);
-        if (!copy)
-                return NULL;
-        const char *base = basename(copy);
-        if (strcmp(base, "..") == 0 || strcmp(base, ".") == 0)
-                return strdup(prefix ? prefix : "");
-        return prefix && *prefix ? path_join(prefix, base) : strdup(base);
-}
-
-static int add_files(StoreTxn *t, json_t *artifacts, char **srcs, int n, const AddOptions *o, json_t *summary,
-                     char **reterr) {
-        Store *s = store_txn_store(t);
-        /* The files artifact is one tree; the new one is the parent's with
-         * the sources laid over it. */
-        json_t *old = NULL;
-        size_t i;
-        json_t *a;
-        json_array_foreach(artifacts, i, a)
-                if (strcmp(json_string_value(json_object_get(a, "kind")), "files") == 0) {
-                        old = a;
-                        break;
-                }
-        ObjectId base;
-        bool have_base = old && json_get_id(old, "tree", &base) >= 0;
-
-        _cleanup_(tree_builder_freep) TreeBuilder *b = NULL;
-        int r = tree_builder_new(s, have_base ? &base : NULL, &b);
-        if (r < 0)
-                return r;
-        _cleanup_(blob_writer_freep) BlobWriter *w = NULL;
-        r = blob_writer_new(t, &w);
-        if (r < 0)
-                return r;
-
-        FileImportStats stats = {};
-        _cleanup_(progress_freep) Progress *p = progress_new("adding files", 0);
-        for (int k = 0; k < n; k++) {
-                _cleanup_free_ char *dest = file_dest(srcs[k], o->prefix);
-                if (!dest)
-                        return -ENOMEM;
-                if (!*dest) {
-                        struct stat st;
-                        if (stat(srcs[k], &st) == 0 && !S_ISDIR(st.st_mode)) {
-                                if (asprintf(reterr, "%s: a file needs a name; give --prefix", srcs[k]) < 0)
-                                        *reterr = NULL;
-                                return -EINVAL;
-                        }
-                }
-                r = file_import(w, b, srcs[k], dest, &stats, on_progress, p, reterr);
-                if (r < 0)
-                        return r;
-        }
-        ObjectId root;
-        uint64_t size;
-        r = tree_builder_write(b, t, &root, &size);
-        if (r < 0)
-                return r;
-        json_t *art = json_pack("{s:s,s:s,s:I}", "kind", "files", "tree", object_id_hex(&root), "size",
-                                (json_int_t) size);
-        if (!art)
-                return -ENOMEM;
-        if (old)
-                json_array_set_new(artifacts, i, art);
-        else
-                json_array_append_new(artifacts, art);
-        json_object_set_new(summary, "files", json_integer((json_int_t) stats.files));
-        json_object_set_new(summary, "directories", json_integer((json_int_t) stats.dirs));
-        json_object_set_new(summary, "symlinks", json_integer((json_int_t) stats.symlinks));
-        json_object_set_new(summary, "bytes", json_integer((json_int_t) stats.bytes));
-        json_object_set_new(summary, "new_bytes", json_integer((json_int_t) blob_writer_bytes_new(w)));
-        return 0;
-}
-
-static const AddKind kinds[] = {
-        { "file", add_files },
-};
 
 static int run(int argc, char **argv) {
         static const struct option options[] = {
@@ -121,16 +24,20 @@ static int run(int argc, char **argv) {
                 { "message", required_argument, NULL, 'm' },
                 { "prefix", required_argument, NULL, 'p' },
                 { "activate", no_argument, NULL, 'a' },
+                { "name", required_argument, NULL, 'n' },
                 {},
         };
-        AddOptions o = { .bundle = "default" };
+        ImportOptions o = { .bundle = "default" };
+        bool activate = false;
+        const char *message = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "b:m:p:a", options, NULL)) >= 0)
                 switch (c) {
                 case 'b': o.bundle = optarg; break;
-                case 'm': o.message = optarg; break;
+                case 'm': message = optarg; break;
                 case 'p': o.prefix = optarg; break;
-                case 'a': o.activate = true; break;
+                case 'n': o.name = optarg; break;
+                case 'a': activate = true; break;
                 default: cli_usage(&verb_add, stderr); return 2;
                 }
         if (argc - optind < 2) {
@@ -138,12 +45,9 @@ static int run(int argc, char **argv) {
                 return 2;
         }
         const char *kind = argv[optind];
-        const AddKind *k = NULL;
-        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
-                if (strcmp(kinds[i].name, kind) == 0)
-                        k = &kinds[i];
+        const Importer *k = importer_find(kind);
         if (!k)
-                return cli_fail(0, "unknown kind '%s' for add (known: file)", kind);
+                return cli_fail(0, "unknown kind '%s' for add (known: %s)", kind, importer_names());
         if (!bundle_name_valid(o.bundle))
                 return cli_fail(0, "'%s' is not a valid bundle name (letters, digits, '.', '_', '-'; at most 128)",
                                 o.bundle);
@@ -167,7 +71,10 @@ static int run(int argc, char **argv) {
                 return cli_fail(r, "cannot read bundle %s", o.bundle);
         json_t *summary = json_object();
         _cleanup_free_ char *err = NULL;
+        _cleanup_(progress_freep) Progress *p = progress_new("adding", 0);
+        import_set_progress(on_progress, p);
         r = k->add(t, artifacts, argv + optind + 1, argc - optind - 1, &o, summary, &err);
+        import_set_progress(NULL, NULL);
         if (r < 0) {
                 json_decref(artifacts);
                 json_decref(summary);
@@ -175,16 +82,16 @@ static int run(int argc, char **argv) {
         }
         uint32_t rev;
         _cleanup_free_ char *msg = NULL;
-        if (!o.message && asprintf(&msg, "add %s", kind) < 0)
+        if (!message && asprintf(&msg, "add %s", kind) < 0)
                 return cli_fail(-ENOMEM, "add");
-        r = publish_revision(t, o.bundle, artifacts, o.message ? o.message : msg, &rev, &err);
+        r = publish_revision(t, o.bundle, artifacts, message ? message : msg, &rev, &err);
         json_decref(artifacts);
         if (r < 0) {
                 json_decref(summary);
                 return cli_fail_detail(r, err, "cannot make a revision of %s", o.bundle);
         }
         uint64_t gen = 0;
-        if (o.activate) {
+        if (activate) {
                 char m[256];
                 snprintf(m, sizeof m, "activate %s@%u", o.bundle, rev);
                 r = publish_activate(t, o.bundle, rev, m, &gen, &err);

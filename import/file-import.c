@@ -2,19 +2,20 @@
 #include "file-import.h"
 
 #include <dirent.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "importer.h"
+#include "refs.h"
 
 typedef struct Walk {
         BlobWriter *writer;
         TreeBuilder *out;
         FileImportStats *stats;
-        FileImportProgressFn progress;
-        void *userdata;
         char **reterr;
 } Walk;
 
@@ -58,8 +59,7 @@ static int import_at(Walk *w, int parent_fd, const char *name, const char *src, 
                         return fail(w, r, "%s: %s", src, strerror(-r));
                 w->stats->files++;
                 w->stats->bytes += size;
-                if (w->progress)
-                        w->progress(w->stats->bytes, w->userdata);
+                import_progress(w->stats->bytes);
                 r = tree_builder_put(w->out, dest, TREE_ENTRY_FILE, st.st_mode & 07777, size, &id, TREE_PUT_REPLACE);
                 if (r < 0)
                         return fail(w, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
@@ -122,8 +122,8 @@ static int import_at(Walk *w, int parent_fd, const char *name, const char *src, 
 }
 
 int file_import(BlobWriter *writer, TreeBuilder *out, const char *src, const char *dest, FileImportStats *stats,
-                FileImportProgressFn progress, void *userdata, char **reterr) {
-        Walk w = { writer, out, stats, progress, userdata, reterr };
+                char **reterr) {
+        Walk w = { writer, out, stats, reterr };
         return import_at(&w, AT_FDCWD, src, src, dest);
 }
 
@@ -139,3 +139,88 @@ int file_import_check_prefix(const char *prefix) {
                         return -EINVAL;
         return 0;
 }
+
+/* Where src lands: its base name under the prefix; "dir/" and "." put a
+ * directory's contents at the prefix itself. */
+static char *file_dest(const char *src, const char *prefix) {
+        size_t n = strlen(src);
+        bool contents = strcmp(src, ".") == 0 || (n > 1 && src[n - 1] == '/') || strcmp(src, "/") == 0;
+        if (contents)
+                return strdup(prefix ? prefix : "");
+        _cleanup_free_ char *copy = strdup(src);
+        if (!copy)
+                return NULL;
+        const char *base = basename(copy);
+        if (strcmp(base, "..") == 0 || strcmp(base, ".") == 0)
+                return strdup(prefix ? prefix : "");
+        return prefix && *prefix ? path_join(prefix, base) : strdup(base);
+}
+
+static int add_files(StoreTxn *t, json_t *artifacts, char **srcs, int n, const ImportOptions *o, json_t *summary,
+                     char **reterr) {
+        Store *s = store_txn_store(t);
+        /* The files artifact is one tree; the new one is the parent's with
+         * the sources laid over it. */
+        json_t *old = NULL;
+        size_t i;
+        json_t *a;
+        json_array_foreach(artifacts, i, a)
+                if (strcmp(json_string_value(json_object_get(a, "kind")), "files") == 0) {
+                        old = a;
+                        break;
+                }
+        ObjectId base;
+        bool have_base = old && json_get_id(old, "tree", &base) >= 0;
+
+        _cleanup_(tree_builder_freep) TreeBuilder *b = NULL;
+        int r = tree_builder_new(s, have_base ? &base : NULL, &b);
+        if (r < 0)
+                return r;
+        _cleanup_(blob_writer_freep) BlobWriter *w = NULL;
+        r = blob_writer_new(t, &w);
+        if (r < 0)
+                return r;
+
+        FileImportStats stats = {};
+        for (int k = 0; k < n; k++) {
+                _cleanup_free_ char *dest = file_dest(srcs[k], o->prefix);
+                if (!dest)
+                        return -ENOMEM;
+                if (!*dest) {
+                        struct stat st;
+                        if (stat(srcs[k], &st) == 0 && !S_ISDIR(st.st_mode)) {
+                                if (asprintf(reterr, "%s: a file needs a name; give --prefix", srcs[k]) < 0)
+                                        *reterr = NULL;
+                                return -EINVAL;
+                        }
+                }
+                r = file_import(w, b, srcs[k], dest, &stats, reterr);
+                if (r < 0)
+                        return r;
+        }
+        ObjectId root;
+        uint64_t size;
+        r = tree_builder_write(b, t, &root, &size);
+        if (r < 0)
+                return r;
+        json_t *art = json_pack("{s:s,s:s,s:I}", "kind", "files", "tree", object_id_hex(&root), "size",
+                                (json_int_t) size);
+        if (!art)
+                return -ENOMEM;
+        if (old)
+                json_array_set_new(artifacts, i, art);
+        else
+                json_array_append_new(artifacts, art);
+        json_object_set_new(summary, "files", json_integer((json_int_t) stats.files));
+        json_object_set_new(summary, "directories", json_integer((json_int_t) stats.dirs));
+        json_object_set_new(summary, "symlinks", json_integer((json_int_t) stats.symlinks));
+        json_object_set_new(summary, "bytes", json_integer((json_int_t) stats.bytes));
+        json_object_set_new(summary, "new_bytes", json_integer((json_int_t) blob_writer_bytes_new(w)));
+        return 0;
+}
+
+const Importer importer_file = {
+        .name = "file",
+        .usage = "file PATH...     files, directories (recursively) and symlinks",
+        .add = add_files,
+};

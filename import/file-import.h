@@ -16,13 +16,10 @@ typedef struct FileImportStats {
         uint64_t bytes;         /* file bytes read */
 } FileImportStats;
 
-/* Called with the bytes read so far, for progress. */
-typedef void (*FileImportProgressFn)(uint64_t bytes, void *userdata);
-
 /* Imports the file, symlink or directory tree at src to dest (a relative
  * path in out). On failure *reterr names the path and the problem. */
 int file_import(BlobWriter *w, TreeBuilder *out, const char *src, const char *dest, FileImportStats *stats,
-                FileImportProgressFn progress, void *userdata, char **reterr);
+                char **reterr);
 
 /* Checks that a user-given destination prefix is a relative path of valid
  * names (no "..", no "."), so nothing lands outside the files view. */

@@ -30,6 +30,10 @@ typedef struct Verb {
  * a negative errno on failure. */
 int cli_open_store(bool write, Store **ret);
 
+/* Starts a write transaction; prints why not (index lost, store busy) and
+ * returns a negative errno on failure. */
+int cli_begin(Store *s, StoreTxn **ret);
+
 /* Prints an error naming what failed; returns the exit status to use (1). */
 int cli_fail(int r, const char *fmt, ...) _printf_(2, 3);
 /* Same, with an importer's explanation when there is one. */
@@ -68,3 +72,10 @@ VERB(forget);
 VERB(gc);
 VERB(fsck);
 VERB(stats);
+VERB(mount); VERB(umount);
+VERB(rm);
+VERB(export);
+VERB(import);
+VERB(keygen);
+VERB(inventory);
+VERB(config);

@@ -15,6 +15,9 @@ Cli cli;
 static const Verb *const verbs[] = {
         &verb_init, &verb_add, &verb_ls, &verb_log, &verb_diff, &verb_cat, &verb_activate, &verb_deactivate,
         &verb_generations, &verb_rollback, &verb_forget, &verb_gc, &verb_fsck, &verb_stats,
+        &verb_export, &verb_import, &verb_keygen, &verb_inventory, &verb_config,
+        &verb_mount, &verb_umount,
+        &verb_rm,
 };
 
 const Verb *cli_find_verb(const char *name) {
@@ -92,6 +95,17 @@ int cli_open_store(bool write, Store **ret) {
                 log_error("store %s was made by a newer isle (unknown format)", cli.store_path);
         else if (r < 0)
                 log_error("cannot open store %s: %s", cli.store_path, strerror(-r));
+        return r;
+}
+
+int cli_begin(Store *s, StoreTxn **ret) {
+        int r = store_begin(s, ret);
+        if (r == -ENOTRECOVERABLE)
+                log_error("store %s has packs but its index is missing or empty; nothing was changed. "
+                          "Rebuild the index from the packs with `isle fsck --rebuild-index`",
+                          cli.store_path);
+        else if (r < 0)
+                log_error("cannot start a transaction in %s: %s", cli.store_path, strerror(-r));
         return r;
 }
 

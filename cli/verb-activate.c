@@ -19,9 +19,9 @@ static int switch_bundle(const char *spec, bool activate) {
         if (cli_open_store(true, &s) < 0)
                 return 1;
         _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
-        int r = store_begin(s, &t);
+        int r = cli_begin(s, &t);
         if (r < 0)
-                return cli_fail(r, "cannot start a transaction in %s", cli.store_path);
+                return 1;
         if (activate) {
                 r = refs_resolve(store_txn_catalog(t), name, rev, &rev, NULL);
                 if (r == -ENOENT)

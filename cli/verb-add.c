@@ -61,9 +61,9 @@ static int run(int argc, char **argv) {
         if (r < 0)
                 return 1;
         _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
-        r = store_begin(s, &t);
+        r = cli_begin(s, &t);
         if (r < 0)
-                return cli_fail(r, "cannot start a transaction in %s", cli.store_path);
+                return 1;
 
         json_t *artifacts = NULL;
         r = publish_parent_artifacts(t, o.bundle, &artifacts, NULL);

@@ -101,9 +101,9 @@ static int run_rollback(int argc, char **argv) {
         if (cli_open_store(true, &s) < 0)
                 return 1;
         _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
-        int r = store_begin(s, &t);
+        int r = cli_begin(s, &t);
         if (r < 0)
-                return cli_fail(r, "cannot start a transaction in %s", cli.store_path);
+                return 1;
         CatalogTxn *c = store_txn_catalog(t);
         uint64_t cur = 0;
         if (refs_current(c, &cur) < 0)

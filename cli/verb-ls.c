@@ -145,7 +145,104 @@ static int list_tree(Store *s, const ObjectId *tree, const char *prefix, json_t 
         return 0;
 }
 
+/* isle ls --images: the image artifacts of one revision record. */
+static void print_images(const json_t *rec, json_t *out) {
+        const char *bundle = json_string_value(json_object_get(rec, "bundle"));
+        json_int_t rev = json_integer_value(json_object_get(rec, "revision"));
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(rec, "artifacts"), i, a) {
+                const char *kind = json_string_value(json_object_get(a, "kind"));
+                if (!kind || strcmp(kind, "image") != 0)
+                        continue;
+                const char *repo = json_string_value(json_object_get(a, "repository"));
+                const char *tag = json_string_value(json_object_get(a, "tag"));
+                const char *digest = json_string_value(json_object_get(a, "digest"));
+                json_t *platforms = json_object_get(a, "platforms");
+                json_int_t bytes = json_integer_value(json_object_get(a, "bytes"));
+                if (cli.json) {
+                        json_array_append_new(out, json_pack("{s:s,s:I,s:s,s:s,s:s,s:O,s:O,s:I}", "bundle", bundle,
+                                                             "revision", rev, "repository", repo ? repo : "", "tag",
+                                                             tag ? tag : "", "digest", digest ? digest : "",
+                                                             "mediaType", json_object_get(a, "mediaType"),
+                                                             "platforms", platforms, "size", bytes));
+                        continue;
+                }
+                char plat[256] = "", buf[32];
+                size_t k;
+                json_t *p;
+                json_array_foreach(platforms, k, p)
+                        snprintf(plat + strlen(plat), sizeof plat - strlen(plat), "%s%s", k ? "," : "",
+                                 json_string_value(p));
+                printf("%-16s %-40s %-16s %-19.19s %-24s %10s\n", bundle, repo ? repo : "?", tag ? tag : "?",
+                       digest ? digest : "?", *plat ? plat : "-", format_bytes(buf, (uint64_t) bytes));
+        }
+}
+
+static int list_images(Store *s, const char *spec) {
+        json_t *out = json_array();
+        if (!cli.json)
+                printf("%-16s %-40s %-16s %-19s %-24s %10s\n", "BUNDLE", "REPOSITORY", "TAG", "DIGEST", "PLATFORMS",
+                       "SIZE");
+        int r = 0;
+        if (spec) {
+                json_t *rec;
+                if (cli_read_revision(s, spec, &rec) < 0) {
+                        json_decref(out);
+                        return 1;
+                }
+                print_images(rec, out);
+                json_decref(rec);
+        } else {
+                _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
+                r = catalog_begin(store_catalog(s), false, &t);
+                if (r < 0) {
+                        json_decref(out);
+                        return cli_fail(r, "cannot read the catalog");
+                }
+                BundleList l = {};
+                r = catalog_foreach_revision(t, NULL, collect, &l);
+                if (r < 0)
+                        cli_fail(r, "cannot read the catalog");
+                for (size_t i = 0; r >= 0 && i < l.n; i++) {
+                        json_t *rec;
+                        r = refs_read_record(s, &l.rows[i].latest_id, "revision", &rec);
+                        if (r < 0) {
+                                cli_fail(r, "cannot read %s@%u", l.rows[i].name, l.rows[i].latest);
+                                break;
+                        }
+                        print_images(rec, out);
+                        json_decref(rec);
+                }
+                for (size_t i = 0; i < l.n; i++)
+                        free(l.rows[i].name);
+                free(l.rows);
+        }
+        if (r < 0) {
+                json_decref(out);
+                return 1;
+        }
+        if (cli.json)
+                cli_print_json(out);
+        else
+                json_decref(out);
+        return 0;
+}
+
 static int run(int argc, char **argv) {
+        static const struct option options[] = {
+                { "images", no_argument, NULL, 'i' },
+                {},
+        };
+        bool images = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "i", options, NULL)) >= 0)
+                switch (c) {
+                case 'i': images = true; break;
+                default: cli_usage(&verb_ls, stderr); return 2;
+                }
+        argc -= optind - 1;
+        argv += optind - 1;
         if (argc > 2) {
                 cli_usage(&verb_ls, stderr);
                 return 2;
@@ -153,6 +250,8 @@ static int run(int argc, char **argv) {
         _cleanup_(store_freep) Store *s = NULL;
         if (cli_open_store(false, &s) < 0)
                 return 1;
+        if (images)
+                return list_images(s, argc == 2 ? argv[1] : NULL);
         if (argc == 1)
                 return list_bundles(s);
 
@@ -180,9 +279,11 @@ static int run(int argc, char **argv) {
 const Verb verb_ls = {
         .name = "ls",
         .summary = "list bundles, or what a revision holds",
-        .usage = "ls [NAME[@REV]]\n\n"
+        .usage = "ls [NAME[@REV]] [--images]\n\n"
                  "Without an argument: every bundle with its latest revision, number of revisions,\n"
                  "artifacts, logical size and the revision active in the current generation.\n"
-                 "With NAME[@REV]: every path of that revision's rendered tree (type, mode, size).",
+                 "With NAME[@REV]: every path of that revision's rendered tree (type, mode, size).\n"
+                 "--images: the images (repository, tag, digest, platforms, size) of every bundle's\n"
+                 "latest revision, or of NAME[@REV].",
         .run = run,
 };

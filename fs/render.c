@@ -5,6 +5,8 @@
 
 static const Renderer *const renderers[] = {
         &renderer_files,
+        &renderer_registry,
+        &renderer_oci,
 };
 
 int render_artifacts(StoreTxn *t, const RenderItem *items, size_t n, ObjectId *ret_root, uint64_t *ret_size,

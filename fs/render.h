@@ -35,3 +35,5 @@ int render_artifacts(StoreTxn *t, const RenderItem *items, size_t n, ObjectId *r
                      char **reterr);
 
 extern const Renderer renderer_files;
+extern const Renderer renderer_registry;
+extern const Renderer renderer_oci;

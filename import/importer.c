@@ -5,6 +5,7 @@
 
 static const Importer *const importers[] = {
         &importer_file,
+        &importer_image,
 };
 
 const Importer *importer_find(const char *name) {

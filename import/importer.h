@@ -29,6 +29,10 @@ typedef struct Importer {
          * naming the input. */
         int (*add)(StoreTxn *t, json_t *artifacts, char **srcs, int n, const ImportOptions *o, json_t *summary,
                    char **reterr);
+        /* `isle rm KIND SPEC...`: removes the artifacts the SPECs name from
+         * the list (in place), noting them in summary. -ENOENT with *reterr
+         * when a SPEC names nothing there. NULL for kinds that cannot. */
+        int (*remove)(json_t *artifacts, char **specs, int n, json_t *summary, char **reterr);
 } Importer;
 
 const Importer *importer_find(const char *name);
@@ -42,3 +46,4 @@ void import_set_progress(ImportProgressFn fn, void *userdata);
 void import_progress(uint64_t bytes);
 
 extern const Importer importer_file;
+extern const Importer importer_image;

@@ -157,6 +157,74 @@ static int root_generation(uint64_t gen _unused_, const ObjectId *id, void *u) {
         return visit(u, id, REACH_RECORD);
 }
 
+static ReachKind kind_of_type(uint8_t type) {
+        switch (type) {
+        case OBJECT_RECIPE: return REACH_BLOB;
+        case OBJECT_TREE: return REACH_TREE;
+        case OBJECT_RECORD: case OBJECT_STATE: return REACH_RECORD;
+        default: return REACH_CHUNK;
+        }
+}
+
+/* Marks the ids listed in blob `list` (32 bytes each) that are present. */
+static int reach_listed(Walk *w, const ObjectId *list) {
+        _cleanup_(blob_freep) Blob *b = NULL;
+        if (store_open_blob(w->store, list, &b) < 0)
+                return 0; /* missing or damaged: visit() reported it */
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t allocated = 0;
+        for (size_t i = 0; i < b->n_chunks; i++) {
+                int r = GROW(buf, allocated, b->chunks[i].size);
+                if (r < 0)
+                        return r;
+                if (store_read_chunk(w->store, &b->chunks[i], buf) < 0)
+                        return 0;
+                for (size_t off = 0; off + OBJECT_ID_SIZE <= b->chunks[i].size; off += OBJECT_ID_SIZE) {
+                        ObjectId id;
+                        ObjectLocation loc;
+                        memcpy(id.bytes, buf + off, OBJECT_ID_SIZE);
+                        if (id_set_contains(w->seen, &id) || store_lookup(w->store, &id, &loc) < 0)
+                                continue;
+                        r = report(w, &id, kind_of_type(loc.type), &loc);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* Media imports staged volume by volume (import/transfer-import.c): meta
+ * "pending" names a record {"type":"pending-imports","imports":[{"objects":
+ * BLOB,...}...]} (all zeros: none) whose BLOBs list every object of an
+ * export that is still arriving. Nothing else reaches those objects until
+ * the last volume commits the revision, so they are roots. Only what is
+ * present is reported (the rest has not arrived yet, which is not damage),
+ * and nothing is descended into: the list names every object the export
+ * brings, and whatever it lacks it expects the store to hold anyway. */
+static int reach_pending(Walk *w, CatalogTxn *t) {
+        ObjectId id;
+        if (catalog_get_id(t, "pending", &id) < 0 || object_id_is_null(&id))
+                return 0;
+        int r = visit(w, &id, REACH_RECORD);
+        json_t *rec = NULL;
+        if (r < 0 || store_read_json(w->store, &id, &rec) < 0)
+                return r < 0 ? r : 0;
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(rec, "imports"), i, e) {
+                ObjectId list;
+                if (json_get_id(e, "objects", &list) < 0)
+                        continue;
+                r = visit(w, &list, REACH_BLOB);
+                if (r >= 0)
+                        r = reach_listed(w, &list);
+                if (r < 0)
+                        break;
+        }
+        json_decref(rec);
+        return r < 0 ? r : 0;
+}
+
 int reach_roots(Store *s, CatalogTxn *t, IdSet *seen, ReachFn fn, void *userdata) {
         Walk w = { s, seen, fn, userdata };
         int r = catalog_foreach_revision(t, NULL, root_revision, &w);
@@ -168,5 +236,7 @@ int reach_roots(Store *s, CatalogTxn *t, IdSet *seen, ReachFn fn, void *userdata
                 ObjectLocation loc;
                 r = report(&w, &state, REACH_RECORD, &loc);
         }
+        if (r >= 0)
+                r = reach_pending(&w, t);
         return r < 0 ? r : 0;
 }

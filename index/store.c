@@ -351,13 +351,29 @@ int store_read_blob(Store *s, const ObjectId *id, size_t max, void **ret, size_t
 
 /* ---- writing ---- */
 
+static bool store_has_packs(Store *s) {
+        DIR *d = opendir(s->packs_dir);
+        if (!d)
+                return false;
+        struct dirent *de;
+        bool found = false;
+        while (!found && (de = readdir(d)))
+                found = strncmp(de->d_name, "pack-", 5) == 0;
+        closedir(d);
+        return found;
+}
+
 static int txn_open_catalog_and_writer(StoreTxn *t) {
         Store *s = t->store;
         int r = catalog_begin(s->catalog, true, &t->catalog);
         if (r < 0)
                 return r;
         uint64_t pack = 1, end = 0, seq = 0;
-        (void) catalog_get_u64(t->catalog, "pack", &pack);
+        r = catalog_get_u64(t->catalog, "pack", &pack);
+        if (r == -ENOENT && store_has_packs(s))
+                /* An index that never saw a commit, beside packs: it was lost.
+                 * Writing now would start pack 1 afresh over the truth. */
+                return -ENOTRECOVERABLE;
         (void) catalog_get_u64(t->catalog, "pack-end", &end);
         (void) catalog_get_u64(t->catalog, "sequence", &seq);
         t->sequence = seq + 1;
@@ -513,6 +529,11 @@ int store_txn_put_small_blob(StoreTxn *t, const void *data, size_t n, ObjectId *
                 return r;
         *ret = id;
         return 0;
+}
+
+int store_txn_put_stored(StoreTxn *t, const RecordInfo *info, const void *stored, uint64_t content_size) {
+        return txn_append(t, info->type, &info->id, (PackCompression) info->compression, stored, info->stored_size,
+                          info->raw_size, content_size);
 }
 
 /* Records where the next writer appends. */

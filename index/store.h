@@ -96,6 +96,9 @@ int store_read_blob(Store *s, const ObjectId *id, size_t max, void **ret, size_t
 
 /* ---- writing ---- */
 
+/* -EBUSY when the store is not open for writing or a transaction is open;
+ * -ENOTRECOVERABLE when the catalog is empty but packs exist (the index was
+ * lost: it must be rebuilt before anything is written). */
 int store_begin(Store *s, StoreTxn **ret);
 /* Commits: STATE record, fsync, catalog commit. Frees txn either way. */
 int store_txn_commit(StoreTxn *t);
@@ -126,6 +129,12 @@ int store_txn_put_tree(StoreTxn *t, Tree *tree, ObjectId *ret);
 int store_txn_put_json(StoreTxn *t, const json_t *doc, ObjectId *ret);
 /* Stores small bytes as a blob (e.g. a generated index file); *ret = id. */
 int store_txn_put_small_blob(StoreTxn *t, const void *data, size_t n, ObjectId *ret);
+/* Appends a record exactly as it is stored elsewhere (gc moving a live
+ * record out of a pack it rewrites): no recompression, no re-hashing; the
+ * caller has checked `stored` (info->stored_size bytes) against info. The
+ * catalog location is set, replacing one the id already has. content_size
+ * is the location's size (the blob size for a RECIPE). Returns 1. */
+int store_txn_put_stored(StoreTxn *t, const RecordInfo *info, const void *stored, uint64_t content_size);
 
 /* Makes what is written so far durable and starts a new catalog
  * transaction, so a huge import never outgrows one LMDB transaction.

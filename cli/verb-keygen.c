@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* isle keygen -o KEY: an Ed25519 key pair for signing exports
+ * (import/signature.h). Needs no store. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "signature.h"
+
+static int run(int argc, char **argv) {
+        static const struct option options[] = {
+                { "output", required_argument, NULL, 'o' },
+                {},
+        };
+        const char *out = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "o:", options, NULL)) >= 0)
+                switch (c) {
+                case 'o': out = optarg; break;
+                default: cli_usage(&verb_keygen, stderr); return 2;
+                }
+        if (!out || optind != argc) {
+                cli_usage(&verb_keygen, stderr);
+                return 2;
+        }
+        _cleanup_free_ char *pub = NULL;
+        if (asprintf(&pub, "%s.pub", out) < 0)
+                return cli_fail(-ENOMEM, "keygen");
+        _cleanup_free_ char *err = NULL;
+        int r = signature_key_generate(out, pub, &err);
+        if (r < 0)
+                return cli_fail_detail(r, err, "keygen");
+        if (cli.json)
+                cli_print_json(json_pack("{s:s,s:s}", "private", out, "public", pub));
+        else if (!cli.quiet)
+                printf("wrote the private key to %s (keep it; sign with `isle export --sign %s`)\n"
+                       "and the public key to %s (give it to importers: `isle import --verify %s`)\n",
+                       out, out, pub, pub);
+        return 0;
+}
+
+const Verb verb_keygen = {
+        .name = "keygen",
+        .summary = "make an Ed25519 key pair for signing exports",
+        .usage = "keygen -o KEY\n\n"
+                 "Writes the private key to KEY (PEM, mode 0600) and the public key to KEY.pub.\n"
+                 "Neither file is ever overwritten.",
+        .run = run,
+};

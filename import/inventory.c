@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "inventory.h"
+
+#include <stdio.h>
+#include <zstd.h>
+
+#include "fileio.h"
+#include "transfer-format.h"
+
+/* The ids come out of the catalog already sorted (LMDB keeps keys in
+ * order), so sorted-ness costs nothing and lets zstd take the shared
+ * leading bytes of neighbours. The whole list is held in memory: 32 bytes
+ * per object, 320 MiB for ten million. */
+
+typedef struct Collect {
+        uint8_t *ids;
+        size_t n, allocated;
+} Collect;
+
+static int collect(const ObjectId *id, const ObjectLocation *loc _unused_, void *u) {
+        Collect *c = u;
+        if (c->n == c->allocated) {
+                size_t a = c->allocated ? c->allocated * 2 : 65536;
+                uint8_t *p = realloc(c->ids, a * OBJECT_ID_SIZE);
+                if (!p)
+                        return -ENOMEM;
+                c->ids = p;
+                c->allocated = a;
+        }
+        memcpy(c->ids + c->n * OBJECT_ID_SIZE, id->bytes, OBJECT_ID_SIZE);
+        c->n++;
+        return 0;
+}
+
+int inventory_write(Store *s, int fd, uint64_t *ret_count) {
+        Collect c = {};
+        _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
+        int r = catalog_begin(store_catalog(s), false, &t);
+        if (r >= 0)
+                r = catalog_foreach_object(t, collect, &c);
+        if (r < 0) {
+                free(c.ids);
+                return r;
+        }
+        size_t raw = c.n * OBJECT_ID_SIZE;
+        size_t bound = ZSTD_compressBound(raw);
+        _cleanup_free_ uint8_t *z = malloc(bound ? bound : 1);
+        if (!z) {
+                free(c.ids);
+                return -ENOMEM;
+        }
+        size_t k = ZSTD_compress(z, bound, c.ids, raw, 3);
+        if (ZSTD_isError(k)) {
+                free(c.ids);
+                return -EIO;
+        }
+        ObjectId digest;
+        object_id_hash(c.ids, raw, &digest);
+        free(c.ids);
+
+        uint8_t h[INVENTORY_HEADER_SIZE] = {};
+        memcpy(h + offsetof(InventoryHeader, magic), INVENTORY_MAGIC, 8);
+        le32_write(h + offsetof(InventoryHeader, version), INVENTORY_VERSION);
+        le32_write(h + offsetof(InventoryHeader, features), 0);
+        le64_write(h + offsetof(InventoryHeader, count), c.n);
+        le64_write(h + offsetof(InventoryHeader, compressed_size), k);
+        memcpy(h + offsetof(InventoryHeader, sha256), digest.bytes, OBJECT_ID_SIZE);
+        r = write_full(fd, h, sizeof h);
+        if (r >= 0)
+                r = write_full(fd, z, k);
+        if (r < 0)
+                return r;
+        if (ret_count)
+                *ret_count = c.n;
+        return 0;
+}
+
+static int fail(char **reterr, int r, const char *msg) {
+        if (reterr && !*reterr)
+                *reterr = strdup(msg);
+        return r;
+}
+
+int inventory_read(int fd, IdSet *into, uint64_t *ret_count, char **reterr) {
+        uint8_t h[INVENTORY_HEADER_SIZE];
+        ssize_t n = read_full(fd, h, sizeof h);
+        if (n < 0)
+                return (int) n;
+        if (n < (ssize_t) sizeof h || memcmp(h, INVENTORY_MAGIC, 8) != 0)
+                return fail(reterr, -EBADMSG, "not an isle inventory (isle inventory writes one)");
+        if (le32_read(h + offsetof(InventoryHeader, version)) != INVENTORY_VERSION ||
+            (le32_read(h + offsetof(InventoryHeader, features)) & ~INVENTORY_FEATURES_KNOWN))
+                return fail(reterr, -EPROTONOSUPPORT, "inventory made by a newer isle (unknown version or features)");
+        uint64_t count = le64_read(h + offsetof(InventoryHeader, count));
+        uint64_t zsize = le64_read(h + offsetof(InventoryHeader, compressed_size));
+        if (count > TRANSFER_OBJECTS_MAX || zsize > ZSTD_compressBound(count * OBJECT_ID_SIZE) + 64)
+                return fail(reterr, -EBADMSG, "inventory header is damaged (impossible sizes)");
+        _cleanup_free_ uint8_t *z = malloc(zsize ? zsize : 1);
+        if (!z)
+                return -ENOMEM;
+        n = read_full(fd, z, zsize);
+        if (n < 0)
+                return (int) n;
+        if ((uint64_t) n < zsize)
+                return fail(reterr, -EBADMSG, "inventory is truncated");
+        /* The frame says how big it unpacks: believe the header only if both agree. */
+        if (ZSTD_getFrameContentSize(z, zsize) != count * OBJECT_ID_SIZE)
+                return fail(reterr, -EBADMSG, "inventory is damaged (the id list does not match its count)");
+        _cleanup_free_ uint8_t *ids = malloc(count ? count * OBJECT_ID_SIZE : 1);
+        if (!ids)
+                return -ENOMEM;
+        size_t k = ZSTD_decompress(ids, count * OBJECT_ID_SIZE, z, zsize);
+        if (ZSTD_isError(k) || k != count * OBJECT_ID_SIZE)
+                return fail(reterr, -EBADMSG, "inventory is damaged (the id list does not decompress)");
+        ObjectId digest;
+        object_id_hash(ids, k, &digest);
+        if (memcmp(digest.bytes, h + offsetof(InventoryHeader, sha256), OBJECT_ID_SIZE) != 0)
+                return fail(reterr, -EBADMSG, "inventory is damaged (the id list does not match its hash)");
+        int r = id_set_reserve(into, id_set_size(into) + count);
+        if (r < 0)
+                return r;
+        for (uint64_t i = 0; i < count; i++) {
+                ObjectId id;
+                memcpy(id.bytes, ids + i * OBJECT_ID_SIZE, OBJECT_ID_SIZE);
+                r = id_set_add(into, &id);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_count)
+                *ret_count = count;
+        return 0;
+}

@@ -91,6 +91,10 @@ int cli_open_store(bool write, Store **ret) {
                 log_error("store %s is in use by another isle process that writes to it; try again when it "
                           "has finished",
                           cli.store_path);
+        else if (r == -ENOTRECOVERABLE)
+                log_error("the index of store %s is missing; rebuild it from the packs with `isle --store %s "
+                          "fsck --rebuild-index`",
+                          cli.store_path, cli.store_path);
         else if (r == -EPROTONOSUPPORT)
                 log_error("store %s was made by a newer isle (unknown format)", cli.store_path);
         else if (r < 0)

@@ -128,12 +128,17 @@ static int run(int argc, char **argv) {
 const Verb verb_add = {
         .name = "add",
         .summary = "add sources as a new revision of a bundle",
-        .usage = "add file PATH... [--bundle NAME] [-m MSG] [--prefix DIR] [--activate]\n\n"
-                 "  file PATH...     files, directories (recursively) and symlinks; modes and empty\n"
-                 "                   directories are kept. PATH/ or . adds a directory's contents.\n"
-                 "  --bundle NAME    the bundle to add to (default: default)\n"
-                 "  -m, --message    the revision's message\n"
-                 "  --prefix DIR     where the sources go inside the files view\n"
-                 "  --activate       also make the new revision current, in the same transaction",
+        .usage = "add KIND SRC... [--bundle NAME] [-m MSG] [--activate] [--prefix DIR] [--name REPO[:TAG]]\n\n"
+                 "  file PATH...        files, directories (recursively) and symlinks; modes and empty\n"
+                 "                      directories are kept. PATH/ or . adds a directory's contents.\n"
+                 "  image SRC[:TAG]...  a docker-archive tar (docker save, skopeo docker-archive:), an\n"
+                 "                      OCI layout directory (every tagged image, or DIR:TAG), or an\n"
+                 "                      OCI archive tar; every digest is verified before commit\n"
+                 "  --bundle NAME       the bundle to add to (default: default)\n"
+                 "  -m, --message       the revision's message\n"
+                 "  --activate          also make the new revision current, in the same transaction\n"
+                 "  --prefix DIR        file: where the sources go inside the files view\n"
+                 "  --name REPO[:TAG]   image: the name to store it under (nginx:1.25 means\n"
+                 "                      docker.io/library/nginx:1.25); REPO alone renames every image",
         .run = run,
 };

@@ -69,8 +69,12 @@ static int diff_trees(Diff *d, const ObjectId *a, const ObjectId *b, const char 
                         r = report_all(d, d->added, '+', p, y);
                         j++;
                 } else {
-                        if (x->kind == TREE_ENTRY_DIR && y->kind == TREE_ENTRY_DIR)
-                                r = diff_trees(d, &x->id, &y->id, p);
+                        if (x->kind == TREE_ENTRY_DIR && y->kind == TREE_ENTRY_DIR) {
+                                if (x->mode != y->mode)
+                                        r = report(d, d->changed, 'M', p, y);
+                                if (r >= 0)
+                                        r = diff_trees(d, &x->id, &y->id, p);
+                        }
                         else if (x->kind != y->kind || x->mode != y->mode || !object_id_equal(&x->id, &y->id))
                                 r = report(d, d->changed, 'M', p, y);
                         i++;

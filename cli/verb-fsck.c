@@ -104,7 +104,7 @@ static void report_text(const FsckReport *rep) {
                        g->offset, g->size);
         }
         if (rep->index_empty)
-                printf("the index is empty but %" PRIu64 " pack(s) exist: run `isle fsck --rebuild-index`\n",
+                printf("the index is lost but %" PRIu64 " pack(s) exist: run `isle fsck --rebuild-index`\n",
                        rep->packs);
         printf("%s: %" PRIu64 " of %" PRIu64 " objects verified (%s of content, %" PRIu64
                " multi-chunk blobs), %" PRIu64 " packs (%s), %" PRIu64 " revisions, %" PRIu64 " generations",

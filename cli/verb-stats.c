@@ -7,7 +7,6 @@
 
 #include "cli.h"
 #include "fileio.h"
-#include "gc.h"
 #include "pack-writer.h"
 #include "refs.h"
 

@@ -121,24 +121,15 @@ uint64_t export_writer_total_size(const ExportWriter *w) {
 
 /* ---- planning ---- */
 
-static const char *kind_name(ReachKind k) {
-        switch (k) {
-        case REACH_RECORD: return "record";
-        case REACH_TREE: return "tree";
-        case REACH_BLOB: return "blob";
-        case REACH_CHUNK: return "chunk";
-        }
-        return "object";
-}
-
-static int collect(const ObjectId *id, ReachKind kind, const ObjectLocation *loc, int error, void *userdata) {
+static int collect(const ObjectId *id, ReachKind kind, const ObjectLocation *loc, ReachError error,
+                   const char *detail _unused_, void *userdata) {
         ExportWriter *w = userdata;
-        if (error == -ENOENT)
+        if (error == REACH_MISSING)
                 return fail(w->reterr, -EBADMSG, "this store lacks %s sha256:%s, which %s needs (run isle fsck)",
-                            kind_name(kind), object_id_hex(id), w->walking);
-        if (error < 0)
+                            reach_kind_to_string(kind), object_id_hex(id), w->walking);
+        if (error != REACH_OK)
                 return fail(w->reterr, -EBADMSG, "%s sha256:%s, which %s needs, is damaged (run isle fsck)",
-                            kind_name(kind), object_id_hex(id), w->walking);
+                            reach_kind_to_string(kind), object_id_hex(id), w->walking);
         if (w->have && id_set_contains(w->have, id))
                 return 0;
         int r = GROW(w->entries, w->allocated_entries, w->n_entries + 1);
@@ -323,7 +314,7 @@ static int plan_walk(ExportWriter *w, const ExportOptions *o, char **reterr) {
                 ObjectId id;
                 if (json_get_id(e, "id", &id) < 0)
                         return -EBADMSG;
-                r = reach_walk(s, seen, &id, REACH_RECORD, NULL, NULL);
+                r = reach_walk(s, NULL, seen, &id, REACH_REVISION, NULL, NULL);
                 if (r < 0)
                         return fail(reterr, r, "cannot walk the base revision: %s", strerror(-r));
         }
@@ -336,7 +327,7 @@ static int plan_walk(ExportWriter *w, const ExportOptions *o, char **reterr) {
                 w->walking = spec;
                 if (json_get_id(e, "id", &id) < 0)
                         return -EBADMSG;
-                r = reach_walk(s, seen, &id, REACH_RECORD, collect, w);
+                r = reach_walk(s, NULL, seen, &id, REACH_REVISION, collect, w);
                 if (r < 0)
                         return fail(reterr, r, "cannot walk %s: %s", spec, strerror(-r));
         }

@@ -1208,8 +1208,10 @@ static int stream_records(TransferImport *ti, StoreTxn *t, Volume *v, uint64_t *
                         b->verify.fn = batch_verify;
                         b->hash.fn = batch_hash;
                         b->in_flight = true;
-                        pool_submit(ti->hasher, &b->hash);
+                        /* verify first: the hasher waits for it, and must
+                         * not see the done flag of the batch's last use. */
                         pool_submit(ti->workers, &b->verify);
+                        pool_submit(ti->hasher, &b->hash);
                         in_flight++;
                         continue;
                 }
@@ -1277,6 +1279,10 @@ static int stream_volume(TransferImport *ti, StoreTxn *t, Volume *v, uint64_t *d
                 return fail(reterr, -EBADMSG, "%s: unexpected bytes after the trailer", v->name);
         if (r != TRUNCATED)
                 return fail(reterr, r, "cannot read %s: %s", v->name, strerror(-r));
+        /* Done with it; many volumes may be given at once. */
+        free(rd->buf);
+        rd->buf = NULL;
+        rd->allocated = rd->pos = rd->len = 0;
         return 0;
 }
 
@@ -1418,17 +1424,16 @@ typedef struct Closure {
         char **reterr;
 } Closure;
 
-static int closure_fn(const ObjectId *id, ReachKind kind, const ObjectLocation *loc _unused_, int error, void *u) {
+static int closure_fn(const ObjectId *id, ReachKind kind, const ObjectLocation *loc _unused_, ReachError error,
+                      const char *detail _unused_, void *u) {
         Closure *c = u;
-        static const char *const kinds[] = { [REACH_RECORD] = "record", [REACH_TREE] = "tree",
-                                             [REACH_BLOB] = "blob", [REACH_CHUNK] = "chunk" };
-        if (error == -ENOENT)
+        if (error == REACH_MISSING)
                 return fail(c->reterr, -EBADMSG,
                             "%s needs %s sha256:%s, which is neither in the export nor in this store", c->spec,
-                            kinds[kind], object_id_hex(id));
-        if (error < 0)
-                return fail(c->reterr, -EBADMSG, "%s needs %s sha256:%s, which is damaged", c->spec, kinds[kind],
-                            object_id_hex(id));
+                            reach_kind_to_string(kind), object_id_hex(id));
+        if (error != REACH_OK)
+                return fail(c->reterr, -EBADMSG, "%s needs %s sha256:%s, which is damaged", c->spec,
+                            reach_kind_to_string(kind), object_id_hex(id));
         return 0;
 }
 
@@ -1464,7 +1469,7 @@ static int put_revisions(TransferImport *ti, StoreTxn *t, char **reterr) {
                         return fail(reterr, -EBADMSG, "the record of %s does not match the manifest", spec);
 
                 Closure cl = { spec, reterr };
-                r = reach_walk(s, seen, &id, REACH_RECORD, closure_fn, &cl);
+                r = reach_walk(s, NULL, seen, &id, REACH_REVISION, closure_fn, &cl);
                 if (r < 0)
                         return r;
 

@@ -10,13 +10,14 @@
 /* Bytes sniffed before the policy is chosen. */
 #define SNIFF_SIZE 512
 
-/* Data flow. The caller's thread reads, hashes the whole blob, finds the
- * cut points and hands each chunk to a pool of workers, which hash it,
- * check whether the store already has it, and compress it. Finished chunks
- * are retired in order by the caller's thread, the only one that touches
- * the store transaction (LMDB write transactions belong to one thread).
- * Small blobs (one chunk, under PIPELINE_MIN bytes) skip the pool: a
- * thread hand-off would cost more than their work. */
+/* Data flow. The caller's thread reads, finds the cut points and hands
+ * each chunk to a pool of workers, which hash it, check whether the store
+ * already has it, and compress it; one more thread feeds the chunks, in
+ * order, into the whole blob's SHA-256. Finished chunks are retired in
+ * order by the caller's thread, the only one that touches the store
+ * transaction (LMDB write transactions belong to one thread). Small blobs
+ * (one chunk, under PIPELINE_MIN bytes) skip the pool: a thread hand-off
+ * would cost more than their work, and their chunk id is the blob id. */
 
 /* Chunks in flight; bounds memory to QUEUE_DEPTH x (chunk + its packed copy). */
 #define QUEUE_DEPTH 16
@@ -30,13 +31,14 @@ typedef struct ChunkJob {
         uint8_t *packed;        /* compressed payload when it pays, owned */
         size_t packed_size;
         int error;
-        bool done;              /* protected by BlobWriter.lock */
+        bool done;              /* protected by BlobWriter.lock: the worker is finished */
+        bool hashed;            /* protected by BlobWriter.lock: the whole-blob hasher is finished */
 } ChunkJob;
 
 struct BlobWriter {
         StoreTxn *txn;
         Store *store;
-        Sha256 *whole;                  /* the blob's digest, as bytes stream in */
+        Sha256 *whole;                  /* the blob's digest; only the hasher thread feeds it */
         const ChunkerParams *params;    /* NULL until the first bytes are sniffed */
         bool compress;
         Compressor *compressor;         /* for chunks done inline */
@@ -52,14 +54,18 @@ struct BlobWriter {
 
         /* The worker pool. Lock order: lock only; never held during work. */
         pthread_mutex_t lock;
-        pthread_cond_t work_cv, done_cv;
+        pthread_cond_t work_cv, hash_cv, done_cv;
         ChunkJob jobs[QUEUE_DEPTH];     /* ring */
         uint64_t head;                  /* protected by lock: next slot to fill */
         uint64_t next_work;             /* protected by lock: next slot for a worker */
+        uint64_t next_hash;             /* protected by lock: next slot for the hasher */
         uint64_t tail;                  /* next slot to retire (caller thread only) */
         bool stop;                      /* protected by lock */
         pthread_t *threads;
         size_t n_threads;
+        pthread_t hasher;
+        bool hasher_started;
+        bool pipelined;                 /* this blob's chunks went through the pool */
 };
 
 static void job_clear(ChunkJob *j) {
@@ -117,6 +123,27 @@ static void *worker_main(void *userdata) {
         return NULL;
 }
 
+/* Feeds every chunk, in order, into the whole blob's digest. */
+static void *hasher_main(void *userdata) {
+        BlobWriter *w = userdata;
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                while (!w->stop && w->next_hash == w->head)
+                        pthread_cond_wait(&w->hash_cv, &w->lock);
+                if (w->stop)
+                        break;
+                ChunkJob *j = &w->jobs[w->next_hash % QUEUE_DEPTH];
+                pthread_mutex_unlock(&w->lock);
+                sha256_update(w->whole, j->data, j->size);
+                pthread_mutex_lock(&w->lock);
+                w->next_hash++;
+                j->hashed = true;
+                pthread_cond_broadcast(&w->done_cv);
+        }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
 static int record_chunk(BlobWriter *w, const ObjectId *id, size_t n) {
         int r = GROW(w->chunks, w->allocated_chunks, w->n_chunks + 1);
         if (r < 0)
@@ -130,7 +157,7 @@ static int record_chunk(BlobWriter *w, const ObjectId *id, size_t n) {
 static int retire_one(BlobWriter *w) {
         ChunkJob *j = &w->jobs[w->tail % QUEUE_DEPTH];
         pthread_mutex_lock(&w->lock);
-        while (!j->done)
+        while (!j->done || !j->hashed)
                 pthread_cond_wait(&w->done_cv, &w->lock);
         pthread_mutex_unlock(&w->lock);
         w->tail++;
@@ -171,9 +198,11 @@ static int submit(BlobWriter *w, const uint8_t *p, size_t n) {
         if (!j->data)
                 return -ENOMEM;
         j->size = n;
+        w->pipelined = true;
         pthread_mutex_lock(&w->lock);
         w->head++;
         pthread_cond_signal(&w->work_cv);
+        pthread_cond_signal(&w->hash_cv);
         pthread_mutex_unlock(&w->lock);
         return r;
 }
@@ -217,7 +246,11 @@ int blob_writer_new(StoreTxn *txn, BlobWriter **ret) {
 
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->work_cv, NULL);
+        pthread_cond_init(&w->hash_cv, NULL);
         pthread_cond_init(&w->done_cv, NULL);
+        if (pthread_create(&w->hasher, NULL, hasher_main, w) != 0)
+                return -EAGAIN;
+        w->hasher_started = true;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         size_t n = (size_t) MAX(1, MIN(cpus, 16));
         w->threads = calloc(n, sizeof(pthread_t));
@@ -238,12 +271,16 @@ BlobWriter *blob_writer_free(BlobWriter *w) {
                 pthread_mutex_lock(&w->lock);
                 w->stop = true;
                 pthread_cond_broadcast(&w->work_cv);
+                pthread_cond_broadcast(&w->hash_cv);
                 pthread_mutex_unlock(&w->lock);
                 for (size_t i = 0; i < w->n_threads; i++)
                         pthread_join(w->threads[i], NULL);
+                if (w->hasher_started)
+                        pthread_join(w->hasher, NULL);
                 free(w->threads);
                 pthread_mutex_destroy(&w->lock);
                 pthread_cond_destroy(&w->work_cv);
+                pthread_cond_destroy(&w->hash_cv);
                 pthread_cond_destroy(&w->done_cv);
         }
         compressor_free(w->compressor);
@@ -258,6 +295,7 @@ void blob_writer_reset(BlobWriter *w) {
         (void) drain(w);
         ObjectId ignored;
         sha256_final(w->whole, &ignored);
+        w->pipelined = false;
         w->params = NULL;
         w->buf_len = 0;
         w->n_chunks = 0;
@@ -317,7 +355,6 @@ static int cut(BlobWriter *w, bool eof) {
 
 int blob_writer_write(BlobWriter *w, const void *p, size_t n) {
         const uint8_t *b = p;
-        sha256_update(w->whole, p, n);
         w->bytes_in += n;
         while (n > 0) {
                 size_t k = MIN(n, w->buf_size - w->buf_len);
@@ -342,7 +379,13 @@ int blob_writer_finish(BlobWriter *w, ObjectId *ret_id, uint64_t *ret_size) {
                 return r;
         }
         ObjectId id;
-        sha256_final(w->whole, &id);
+        if (w->pipelined)
+                sha256_final(w->whole, &id);
+        else if (w->n_chunks == 1)
+                id = w->chunks[0].id;
+        else
+                object_id_hash("", 0, &id);
+        w->pipelined = false;
         if (w->n_chunks == 0) {
                 /* The empty blob: an empty chunk. */
                 r = store_txn_put(w->txn, OBJECT_CHUNK, &id, "", 0, false);

@@ -68,11 +68,13 @@ int catalog_open(const char *path, bool create, Catalog **ret) {
         if (r)
                 return lmdb_error(r);
 
+        /* Readers open the tables in a read transaction, so they never wait
+         * for a writer (a write transaction here would queue behind it). */
         MDB_txn *txn;
-        r = mdb_txn_begin(c->env, NULL, 0, &txn);
+        r = mdb_txn_begin(c->env, NULL, create ? 0 : MDB_RDONLY, &txn);
         if (r)
                 return lmdb_error(r);
-        unsigned flags = MDB_CREATE;
+        unsigned flags = create ? MDB_CREATE : 0;
         if ((r = mdb_dbi_open(txn, "objects", flags, &c->objects)) ||
             (r = mdb_dbi_open(txn, "revisions", flags, &c->revisions)) ||
             (r = mdb_dbi_open(txn, "generations", flags, &c->generations)) ||

@@ -28,7 +28,9 @@
 typedef struct Catalog Catalog;
 typedef struct CatalogTxn CatalogTxn;
 
-/* Opens (creating when `create`) the LMDB environment in directory path. */
+/* Opens the LMDB environment in directory path. With `create`, missing
+ * tables are created (writers); without, a missing table is -ENOENT (the
+ * index is lost or was never made) and opening never waits for a writer. */
 int catalog_open(const char *path, bool create, Catalog **ret);
 Catalog *catalog_free(Catalog *c);
 DEFINE_FREEP(Catalog, catalog_free)

@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
-#include "gc.h"
 #include "id-set.h"
 #include "pack-writer.h"
+#include "reach.h"
 #include "refs.h"
 #include "tree.h"
 
@@ -297,7 +297,10 @@ static int check_packs(Fsck *f) {
         r = catalog_foreach_object(f->txn, check_unverified, f);
         if (r < 0)
                 return r;
-        rep->index_empty = rep->objects == 0 && n > 0;
+        /* store_init() sets meta "pack": without it, packs are beside an
+         * index that was lost. (Packs past it, even pack-000001 of a first
+         * add that died, are a dead writer's uncommitted bytes.) */
+        rep->index_empty = !has_cur && n > 0;
         return 0;
 }
 
@@ -358,13 +361,16 @@ static int check_blobs(Fsck *f) {
 
 /* ---- 3. references ---- */
 
-static int on_reach_error(const ObjectId *id, ReachKind kind, ReachError error, const char *detail, void *u) {
+static int on_reach(const ObjectId *id, ReachKind kind, const ObjectLocation *loc _unused_, ReachError error,
+                    const char *detail, void *u) {
         static const FsckProblemKind map[] = {
                 [REACH_MISSING] = FSCK_MISSING,
                 [REACH_WRONG_TYPE] = FSCK_WRONG_TYPE,
                 [REACH_UNREADABLE] = FSCK_DAMAGED,
                 [REACH_MALFORMED] = FSCK_MALFORMED,
         };
+        if (error == REACH_OK)
+                return 0;
         return add_problem(u, id, map[error], "%s %s", reach_kind_to_string(kind), detail);
 }
 
@@ -392,7 +398,7 @@ static int check_references(Fsck *f) {
         if (r < 0)
                 return r;
         progress(f, "references", 0, 0);
-        r = store_mark_reachable(f->store, f->txn, marked, on_reach_error, f);
+        r = reach_roots(f->store, f->txn, marked, on_reach, f);
         if (r < 0)
                 return r;
         f->rep->reachable = id_set_size(marked);

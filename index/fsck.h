@@ -11,9 +11,9 @@
  *      not found valid are then read at their location to say why.
  *   2. Blobs: every RECIPE is decoded and its chunks, already verified in
  *      step 1, are streamed through SHA-256 to check the blob's own id.
- *   3. References: store_mark_reachable() from the roots; a missing
- *      object, one of the wrong type, or a tree or record that does not
- *      decode is a problem.
+ *   3. References: reach_roots(); a missing object, one of the wrong
+ *      type, or a tree, record or recipe that does not decode is a
+ *      problem.
  *   4. When anything is wrong, each revision's and generation's root tree
  *      is walked with paths, and every file whose blob or a chunk of it is
  *      damaged is attributed to that object as "BUNDLE@REV: PATH".
@@ -70,7 +70,8 @@ typedef struct FsckReport {
         uint64_t uncommitted_bytes;     /* past the committed end of the pack being written,
                                          * and packs past it: a dead writer's, not damage */
         uint64_t damaged_bytes;         /* sum of the regions */
-        bool index_empty;               /* no objects in the catalog, but packs exist */
+        bool index_empty;               /* the index is lost: packs exist, but the catalog
+                                         * lacks meta "pack" (which store_init() sets) */
         FsckProblem *problems;
         size_t n_problems;
         FsckRegion *regions;

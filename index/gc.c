@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "gc.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -12,11 +10,10 @@
 #include "fileio.h"
 #include "pack-reader.h"
 #include "pack-writer.h"
-#include "refs.h"
-#include "tree.h"
+#include "reach.h"
 
-/* Data flow of gc: mark (a depth-first walk from the roots with an
- * explicit stack, every id added to an IdSet once), measure (one pass over
+/* Data flow of gc: mark (reach_roots(): every id the roots reach goes
+ * into an IdSet once), measure (one pass over
  * the catalog: unreachable ids, live record bytes per pack), seal the
  * current pack if it is worth compacting, sweep (one store transaction:
  * drop dead ids, copy live records out of mostly-dead packs), commit, and
@@ -25,299 +22,6 @@
 /* Drop this many dead ids per catalog commit: a single LMDB transaction
  * deleting tens of millions of keys would dirty too many pages. */
 #define GC_DELETES_PER_CHECKPOINT 100000
-
-/* ---- packs ---- */
-
-static int pack_number_compare(const void *a, const void *b) {
-        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-        return x < y ? -1 : x > y;
-}
-
-/* The number in a pack file name, if the name is exactly what pack_path()
- * makes for it. */
-static bool pack_name_parse(const char *name, uint32_t *ret) {
-        if (strncmp(name, "pack-", 5) != 0 || name[5] < '0' || name[5] > '9')
-                return false;
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(name + 5, &end, 10);
-        if (errno || *end || v == 0 || v > UINT32_MAX)
-                return false;
-        char canonical[32];
-        snprintf(canonical, sizeof canonical, "pack-%06lu", v);
-        if (strcmp(canonical, name) != 0)
-                return false;
-        *ret = (uint32_t) v;
-        return true;
-}
-
-int store_list_packs(Store *s, uint32_t **ret, size_t *ret_n) {
-        _cleanup_free_ char *dir = path_join(store_path(s), "packs");
-        if (!dir)
-                return -ENOMEM;
-        DIR *d = opendir(dir);
-        if (!d)
-                return -errno;
-        _cleanup_free_ uint32_t *packs = NULL;
-        size_t n = 0, allocated = 0;
-        struct dirent *de;
-        int r = 0;
-        errno = 0;
-        while ((de = readdir(d))) {
-                uint32_t p;
-                if (!pack_name_parse(de->d_name, &p))
-                        continue;
-                r = GROW(packs, allocated, n + 1);
-                if (r < 0)
-                        break;
-                packs[n++] = p;
-        }
-        if (r >= 0 && errno)
-                r = -errno;
-        closedir(d);
-        if (r < 0)
-                return r;
-        if (n > 0)
-                qsort(packs, n, sizeof *packs, pack_number_compare);
-        *ret = TAKE_PTR(packs);
-        *ret_n = n;
-        return 0;
-}
-
-/* ---- reachability ---- */
-
-const char *reach_kind_to_string(ReachKind kind) {
-        static const char *const names[] = {
-                [REACH_STATE] = "state record",   [REACH_REVISION] = "revision record",
-                [REACH_GENERATION] = "generation record", [REACH_TREE] = "tree",
-                [REACH_BLOB] = "blob",            [REACH_CHUNK] = "chunk",
-        };
-        return (size_t) kind < ELEMENTSOF(names) ? names[kind] : "object";
-}
-
-typedef struct WalkItem {
-        ObjectId id;
-        ReachKind kind;
-} WalkItem;
-
-typedef struct Walk {
-        Store *store;
-        CatalogTxn *txn;
-        IdSet *marked;
-        ReachErrorFn on_error;
-        void *userdata;
-        WalkItem *stack;
-        size_t n, allocated;
-} Walk;
-
-static int walk_push(Walk *w, const ObjectId *id, ReachKind kind) {
-        int r = id_set_add(w->marked, id);
-        if (r <= 0)
-                return r;
-        r = GROW(w->stack, w->allocated, w->n + 1);
-        if (r < 0)
-                return r;
-        w->stack[w->n++] = (WalkItem) { .id = *id, .kind = kind };
-        return 0;
-}
-
-_printf_(5, 6) static int walk_error(Walk *w, const ObjectId *id, ReachKind kind, ReachError e, const char *fmt,
-                                     ...) {
-        if (!w->on_error)
-                return -EBADMSG;
-        char detail[256];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(detail, sizeof detail, fmt, ap);
-        va_end(ap);
-        int r = w->on_error(id, kind, e, detail, w->userdata);
-        return r < 0 ? r : 0;
-}
-
-/* Pushes an id given as hex in a record. A field that does not hold an id
- * is not a reference (artifact kinds may use these names loosely); the
- * record itself is verified by its own hash. */
-static int walk_push_hex(Walk *w, const json_t *v, ReachKind kind) {
-        const char *s = json_string_value(v);
-        ObjectId id;
-        if (!s || object_id_from_hex(s, &id) < 0)
-                return 0;
-        return walk_push(w, &id, kind);
-}
-
-/* Every "tree", "blob" and "blobs" anywhere inside an artifact list. */
-static int walk_artifacts(Walk *w, json_t *j) {
-        int r;
-        if (json_is_object(j)) {
-                const char *key;
-                json_t *v;
-                json_object_foreach(j, key, v) {
-                        if (strcmp(key, "tree") == 0 && json_is_string(v))
-                                r = walk_push_hex(w, v, REACH_TREE);
-                        else if (strcmp(key, "blob") == 0 && json_is_string(v))
-                                r = walk_push_hex(w, v, REACH_BLOB);
-                        else if (strcmp(key, "blobs") == 0 && json_is_array(v)) {
-                                size_t i;
-                                json_t *e;
-                                r = 0;
-                                json_array_foreach(v, i, e) {
-                                        r = json_is_string(e) ? walk_push_hex(w, e, REACH_BLOB)
-                                                              : walk_artifacts(w, e);
-                                        if (r < 0)
-                                                break;
-                                }
-                        } else
-                                r = walk_artifacts(w, v);
-                        if (r < 0)
-                                return r;
-                }
-        } else if (json_is_array(j)) {
-                size_t i;
-                json_t *e;
-                json_array_foreach(j, i, e) {
-                        r = walk_artifacts(w, e);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        return 0;
-}
-
-static int walk_record(Walk *w, const WalkItem *it, const void *buf, size_t n) {
-        bool revision = it->kind == REACH_REVISION;
-        const char *want = revision ? "revision" : "generation";
-        json_t *j = json_loadb(buf, n, 0, NULL);
-        const char *type = json_string_value(json_object_get(j, "type"));
-        ObjectId root;
-        if (!json_is_object(j) || !type || strcmp(type, want) != 0 || json_get_id(j, "root", &root) < 0) {
-                json_decref(j);
-                return walk_error(w, &it->id, it->kind, REACH_MALFORMED, "is not a valid %s record", want);
-        }
-        int r = walk_push(w, &root, REACH_TREE);
-        if (r >= 0 && revision)
-                r = walk_artifacts(w, json_object_get(j, "artifacts"));
-        else if (r >= 0) {
-                size_t i;
-                json_t *a;
-                json_array_foreach(json_object_get(j, "active"), i, a) {
-                        ObjectId id;
-                        if (json_get_id(a, "id", &id) < 0) {
-                                r = walk_error(w, &it->id, it->kind, REACH_MALFORMED,
-                                               "active entry %zu has no revision id", i);
-                        } else
-                                r = walk_push(w, &id, REACH_REVISION);
-                        if (r < 0)
-                                break;
-                }
-        }
-        json_decref(j);
-        return r;
-}
-
-static int walk_tree(Walk *w, const WalkItem *it, const void *buf, size_t n) {
-        _cleanup_(tree_freep) Tree *tree = NULL;
-        int r = tree_decode(buf, n, &tree);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return walk_error(w, &it->id, it->kind, REACH_MALFORMED, "does not decode as a tree");
-        for (size_t i = 0; i < tree->n_entries; i++) {
-                const TreeEntry *e = &tree->entries[i];
-                r = walk_push(w, &e->id, e->kind == TREE_ENTRY_DIR ? REACH_TREE : REACH_BLOB);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* RECIPE payload: pack-format.h. */
-static int walk_recipe(Walk *w, const WalkItem *it, const uint8_t *p, size_t n) {
-        uint32_t count = n >= RECIPE_HEADER_SIZE ? le32_read(p + 8) : 0;
-        if (n < RECIPE_HEADER_SIZE || count == 0 || (n - RECIPE_HEADER_SIZE) % RECIPE_ENTRY_SIZE != 0 ||
-            (n - RECIPE_HEADER_SIZE) / RECIPE_ENTRY_SIZE != count)
-                return walk_error(w, &it->id, it->kind, REACH_MALFORMED, "does not decode as a recipe");
-        for (uint32_t i = 0; i < count; i++) {
-                ObjectId id;
-                memcpy(id.bytes, p + RECIPE_HEADER_SIZE + (size_t) i * RECIPE_ENTRY_SIZE, OBJECT_ID_SIZE);
-                int r = walk_push(w, &id, REACH_CHUNK);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static bool kind_accepts(ReachKind kind, uint8_t type) {
-        switch (kind) {
-        case REACH_STATE: return type == OBJECT_STATE;
-        case REACH_REVISION:
-        case REACH_GENERATION: return type == OBJECT_RECORD;
-        case REACH_TREE: return type == OBJECT_TREE;
-        case REACH_BLOB: return true; /* a literal object is a one-chunk blob */
-        case REACH_CHUNK: return object_type_is_literal(type);
-        }
-        return false;
-}
-
-static int walk_one(Walk *w, const WalkItem *it) {
-        ObjectLocation loc;
-        int r = catalog_get_object(w->txn, &it->id, &loc);
-        if (r == -ENOENT)
-                return walk_error(w, &it->id, it->kind, REACH_MISSING, "is missing");
-        if (r < 0)
-                return r;
-        if (!kind_accepts(it->kind, loc.type))
-                return walk_error(w, &it->id, it->kind, REACH_WRONG_TYPE, "is a %s, expected a %s",
-                                  object_type_to_string(loc.type), reach_kind_to_string(it->kind));
-        /* Leaves: nothing to follow (their bytes are fsck's business). */
-        if (it->kind == REACH_STATE || it->kind == REACH_CHUNK || (it->kind == REACH_BLOB && loc.type != OBJECT_RECIPE))
-                return 0;
-
-        _cleanup_free_ void *buf = NULL;
-        size_t n;
-        r = pack_set_read(store_packs(w->store), &loc, &it->id, true, &buf, &n);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return walk_error(w, &it->id, it->kind, REACH_UNREADABLE, "cannot be read from pack-%06u: %s",
-                                  loc.pack, strerror(-r));
-        switch (it->kind) {
-        case REACH_REVISION:
-        case REACH_GENERATION: return walk_record(w, it, buf, n);
-        case REACH_TREE: return walk_tree(w, it, buf, n);
-        case REACH_BLOB: return walk_recipe(w, it, buf, n);
-        default: return 0;
-        }
-}
-
-static int push_revision(const char *bundle _unused_, uint32_t rev _unused_, const ObjectId *id, void *u) {
-        return walk_push(u, id, REACH_REVISION);
-}
-
-static int push_generation(uint64_t gen _unused_, const ObjectId *id, void *u) {
-        return walk_push(u, id, REACH_GENERATION);
-}
-
-int store_mark_reachable(Store *s, CatalogTxn *t, IdSet *marked, ReachErrorFn on_error, void *userdata) {
-        Walk w = { .store = s, .txn = t, .marked = marked, .on_error = on_error, .userdata = userdata };
-        ObjectId state;
-        int r = catalog_get_id(t, "state", &state);
-        if (r >= 0)
-                r = walk_push(&w, &state, REACH_STATE);
-        else if (r == -ENOENT)
-                r = 0;
-        if (r >= 0)
-                r = catalog_foreach_revision(t, NULL, push_revision, &w);
-        if (r >= 0)
-                r = catalog_foreach_generation(t, push_generation, &w);
-        while (r >= 0 && w.n > 0) {
-                WalkItem it = w.stack[--w.n];
-                r = walk_one(&w, &it);
-        }
-        free(w.stack);
-        return r < 0 ? r : 0;
-}
-
-/* ---- gc ---- */
 
 typedef struct PackUsage {
         uint32_t pack;
@@ -353,11 +57,13 @@ static void gc_done(Gc *g) {
         free(g->moves);
 }
 
-/* A missing or damaged chunk, blob or state record is a leaf: gc can go on
- * without it. Anything else hides what it reaches. */
-static int gc_on_error(const ObjectId *id, ReachKind kind, ReachError error, const char *detail, void *u) {
+/* A missing blob, or a missing or damaged chunk or state record, is a
+ * leaf: gc can go on without it. Anything else hides what it reaches,
+ * the pending imports' record and object lists too (what they stage). */
+static int gc_on_reach(const ObjectId *id, ReachKind kind, const ObjectLocation *loc _unused_, ReachError error,
+                       const char *detail, void *u) {
         Gc *g = u;
-        if (kind == REACH_CHUNK || kind == REACH_STATE ||
+        if (error == REACH_OK || kind == REACH_CHUNK || kind == REACH_STATE || kind == REACH_STAGED ||
             (kind == REACH_BLOB && (error == REACH_MISSING || error == REACH_WRONG_TYPE)))
                 return 0;
         if (!g->error) {
@@ -690,10 +396,11 @@ static int gc_run(Gc *g, const char *dir, GcReport *rep, char **reterr_detail) {
         uint64_t cur, cur_end = 0;
         r = catalog_get_u64(rt, "pack", &cur);
         if (r == -ENOENT && rep->packs_before > 0) {
-                /* An empty catalog over full packs is a lost index, not an
-                 * empty store: gc would delete everything. */
+                /* store_init() sets meta "pack": a catalog without it over
+                 * packs is a lost index, not an empty store, and gc would
+                 * delete everything. */
                 if (reterr_detail && asprintf(reterr_detail,
-                                              "the index is empty but %" PRIu64 " pack(s) exist; run "
+                                              "the index is lost but %" PRIu64 " pack(s) exist; run "
                                               "`isle fsck --rebuild-index` first",
                                               rep->packs_before) < 0)
                         *reterr_detail = NULL;
@@ -720,7 +427,7 @@ static int gc_run(Gc *g, const char *dir, GcReport *rep, char **reterr_detail) {
         if (r >= 0)
                 r = id_set_reserve(g->marked, rep->objects_before);
         if (r >= 0)
-                r = store_mark_reachable(s, rt, g->marked, gc_on_error, g);
+                r = reach_roots(s, rt, g->marked, gc_on_reach, g);
         if (r < 0)
                 return r;
         if (g->error) {
@@ -728,7 +435,7 @@ static int gc_run(Gc *g, const char *dir, GcReport *rep, char **reterr_detail) {
                         *reterr_detail = TAKE_PTR(g->error);
                 return -EBADMSG;
         }
-        bool seal;
+        bool seal = false;
         r = gc_plan(g, rt, dir, cur, cur_end, &seal);
         if (r < 0)
                 return r;

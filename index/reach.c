@@ -1,191 +1,129 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "reach.h"
 
+#include <assert.h>
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 
+#include "pack-reader.h"
 #include "refs.h"
+#include "tree.h"
+
+/* A depth-first walk with an explicit stack (trees can be deep, stores
+ * huge): an id is added to `seen` when it is pushed, so each is looked up,
+ * checked against the kind its referrer expects, read and decoded once, and
+ * reported once, after its children are pushed. */
+
+const char *reach_kind_to_string(ReachKind kind) {
+        static const char *const names[] = {
+                [REACH_STATE] = "state record",
+                [REACH_REVISION] = "revision record",
+                [REACH_GENERATION] = "generation record",
+                [REACH_TREE] = "tree",
+                [REACH_BLOB] = "blob",
+                [REACH_CHUNK] = "chunk",
+                [REACH_PENDING] = "pending-imports record",
+                [REACH_PENDING_LIST] = "pending import's object list",
+                [REACH_STAGED] = "staged object",
+        };
+        return (size_t) kind < ELEMENTSOF(names) && names[kind] ? names[kind] : "object";
+}
+
+typedef struct WalkItem {
+        ObjectId id;
+        ReachKind kind;
+} WalkItem;
 
 typedef struct Walk {
         Store *store;
+        CatalogTxn *txn;        /* NULL: store_lookup() */
         IdSet *seen;
         ReachFn fn;
         void *userdata;
+        WalkItem *stack;
+        size_t n, allocated;
+        /* The first problem of the object being processed. */
+        ReachError error;
+        char detail[256];
 } Walk;
 
-static int visit(Walk *w, const ObjectId *id, ReachKind kind);
-
-/* Reports an object; returns 1 when the walk should descend into it. */
-static int report(Walk *w, const ObjectId *id, ReachKind kind, ObjectLocation *loc) {
-        int r = id_set_add(w->seen, id);
-        if (r <= 0)
-                return r; /* seen before, or -ENOMEM */
-        r = store_lookup(w->store, id, loc);
-        if (r == -ENOENT) {
-                r = w->fn ? w->fn(id, kind, NULL, -ENOENT, w->userdata) : 0;
-                return r < 0 ? r : 0;
-        }
-        if (r < 0)
-                return r;
-        r = w->fn ? w->fn(id, kind, loc, 0, w->userdata) : 0;
-        return r < 0 ? r : 1;
+static int lookup(Walk *w, const ObjectId *id, ObjectLocation *ret) {
+        return w->txn ? catalog_get_object(w->txn, id, ret) : store_lookup(w->store, id, ret);
 }
 
-static int damaged(Walk *w, const ObjectId *id, ReachKind kind, const ObjectLocation *loc) {
-        int r = w->fn ? w->fn(id, kind, loc, -EBADMSG, w->userdata) : 0;
+static int walk_push(Walk *w, const ObjectId *id, ReachKind kind) {
+        int r = id_set_add(w->seen, id);
+        if (r <= 0)
+                return r;
+        r = GROW(w->stack, w->allocated, w->n + 1);
+        if (r < 0)
+                return r;
+        w->stack[w->n++] = (WalkItem) { .id = *id, .kind = kind };
+        return 0;
+}
+
+/* Notes why the object being processed cannot be (wholly) followed; the
+ * first reason is the one reported. */
+_printf_(3, 4) static void problem(Walk *w, ReachError e, const char *fmt, ...) {
+        if (w->error != REACH_OK)
+                return;
+        w->error = e;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(w->detail, sizeof w->detail, fmt, ap);
+        va_end(ap);
+}
+
+static int report(Walk *w, const WalkItem *it, const ObjectLocation *loc) {
+        if (!w->fn)
+                return 0;
+        int r = w->fn(&it->id, it->kind, loc, w->error, w->error != REACH_OK ? w->detail : NULL, w->userdata);
         return r < 0 ? r : 0;
 }
 
-static int visit_hex(Walk *w, const json_t *v, ReachKind kind) {
-        ObjectId id;
+/* Pushes an id given as hex in a record. A field that does not hold an id
+ * is not a reference (artifact kinds may use these names loosely); the
+ * record itself is verified by its own hash. */
+static int walk_push_hex(Walk *w, const json_t *v, ReachKind kind) {
         const char *s = json_string_value(v);
+        ObjectId id;
         if (!s || object_id_from_hex(s, &id) < 0)
-                return 0; /* not a reference; records are checked by their readers */
-        return visit(w, &id, kind);
+                return 0;
+        return walk_push(w, &id, kind);
 }
 
-/* Artifact fields: "tree", "blob", "blobs", at any depth. */
-static int visit_artifact(Walk *w, const json_t *j) {
-        int r = 0;
-        if (json_is_array(j)) {
-                size_t i;
-                const json_t *v;
-                json_array_foreach(j, i, v)
-                        if ((r = visit_artifact(w, v)) < 0)
+/* Every "tree", "blob" and "blobs" anywhere inside an artifact list. */
+static int walk_artifacts(Walk *w, json_t *j) {
+        int r;
+        if (json_is_object(j)) {
+                const char *key;
+                json_t *v;
+                json_object_foreach(j, key, v) {
+                        if (strcmp(key, "tree") == 0 && json_is_string(v))
+                                r = walk_push_hex(w, v, REACH_TREE);
+                        else if (strcmp(key, "blob") == 0 && json_is_string(v))
+                                r = walk_push_hex(w, v, REACH_BLOB);
+                        else if (strcmp(key, "blobs") == 0 && json_is_array(v)) {
+                                size_t i;
+                                json_t *e;
+                                r = 0;
+                                json_array_foreach(v, i, e) {
+                                        r = json_is_string(e) ? walk_push_hex(w, e, REACH_BLOB)
+                                                              : walk_artifacts(w, e);
+                                        if (r < 0)
+                                                break;
+                                }
+                        } else
+                                r = walk_artifacts(w, v);
+                        if (r < 0)
                                 return r;
-                return 0;
-        }
-        if (!json_is_object(j))
-                return 0;
-        const char *key;
-        const json_t *v;
-        json_object_foreach((json_t *) j, key, v) {
-                if (strcmp(key, "tree") == 0)
-                        r = visit_hex(w, v, REACH_TREE);
-                else if (strcmp(key, "blob") == 0)
-                        r = visit_hex(w, v, REACH_BLOB);
-                else if (strcmp(key, "blobs") == 0 && json_is_array(v)) {
-                        size_t i;
-                        const json_t *b;
-                        json_array_foreach(v, i, b)
-                                if ((r = visit_hex(w, b, REACH_BLOB)) < 0)
-                                        return r;
-                } else
-                        r = visit_artifact(w, v);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int visit_record(Walk *w, const ObjectId *id, const ObjectLocation *loc) {
-        json_t *rec = NULL;
-        int r = store_read_json(w->store, id, &rec);
-        if (r < 0)
-                return damaged(w, id, REACH_RECORD, loc);
-        const char *type = json_string_value(json_object_get(rec, "type"));
-        if (!type) {
-                json_decref(rec);
-                return damaged(w, id, REACH_RECORD, loc);
-        }
-        r = visit_hex(w, json_object_get(rec, "root"), REACH_TREE);
-        if (r >= 0 && strcmp(type, "revision") == 0)
-                r = visit_artifact(w, json_object_get(rec, "artifacts"));
-        else if (r >= 0 && strcmp(type, "generation") == 0) {
+                }
+        } else if (json_is_array(j)) {
                 size_t i;
-                json_t *a;
-                json_array_foreach(json_object_get(rec, "active"), i, a)
-                        if ((r = visit_hex(w, json_object_get(a, "id"), REACH_RECORD)) < 0)
-                                break;
-        }
-        json_decref(rec);
-        return r;
-}
-
-static int visit_tree(Walk *w, const ObjectId *id, const ObjectLocation *loc) {
-        _cleanup_(tree_freep) Tree *t = NULL;
-        int r = store_read_tree(w->store, id, &t);
-        if (r < 0)
-                return damaged(w, id, REACH_TREE, loc);
-        for (size_t i = 0; i < t->n_entries; i++) {
-                const TreeEntry *e = &t->entries[i];
-                r = visit(w, &e->id, e->kind == TREE_ENTRY_DIR ? REACH_TREE : REACH_BLOB);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int visit_blob(Walk *w, const ObjectId *id, const ObjectLocation *loc) {
-        if (loc->type != OBJECT_RECIPE)
-                return 0; /* a literal object is its own single chunk */
-        _cleanup_(blob_freep) Blob *b = NULL;
-        int r = store_open_blob(w->store, id, &b);
-        if (r < 0)
-                return damaged(w, id, REACH_BLOB, loc);
-        for (size_t i = 0; i < b->n_chunks; i++) {
-                r = visit(w, &b->chunks[i].id, REACH_CHUNK);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int visit(Walk *w, const ObjectId *id, ReachKind kind) {
-        ObjectLocation loc;
-        int r = report(w, id, kind, &loc);
-        if (r <= 0)
-                return r;
-        switch (kind) {
-        case REACH_RECORD: return visit_record(w, id, &loc);
-        case REACH_TREE: return visit_tree(w, id, &loc);
-        case REACH_BLOB: return visit_blob(w, id, &loc);
-        case REACH_CHUNK: return 0;
-        }
-        return 0;
-}
-
-int reach_walk(Store *s, IdSet *seen, const ObjectId *id, ReachKind kind, ReachFn fn, void *userdata) {
-        Walk w = { s, seen, fn, userdata };
-        return visit(&w, id, kind);
-}
-
-static int root_revision(const char *bundle _unused_, uint32_t rev _unused_, const ObjectId *id, void *u) {
-        return visit(u, id, REACH_RECORD);
-}
-
-static int root_generation(uint64_t gen _unused_, const ObjectId *id, void *u) {
-        return visit(u, id, REACH_RECORD);
-}
-
-static ReachKind kind_of_type(uint8_t type) {
-        switch (type) {
-        case OBJECT_RECIPE: return REACH_BLOB;
-        case OBJECT_TREE: return REACH_TREE;
-        case OBJECT_RECORD: case OBJECT_STATE: return REACH_RECORD;
-        default: return REACH_CHUNK;
-        }
-}
-
-/* Marks the ids listed in blob `list` (32 bytes each) that are present. */
-static int reach_listed(Walk *w, const ObjectId *list) {
-        _cleanup_(blob_freep) Blob *b = NULL;
-        if (store_open_blob(w->store, list, &b) < 0)
-                return 0; /* missing or damaged: visit() reported it */
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t allocated = 0;
-        for (size_t i = 0; i < b->n_chunks; i++) {
-                int r = GROW(buf, allocated, b->chunks[i].size);
-                if (r < 0)
-                        return r;
-                if (store_read_chunk(w->store, &b->chunks[i], buf) < 0)
-                        return 0;
-                for (size_t off = 0; off + OBJECT_ID_SIZE <= b->chunks[i].size; off += OBJECT_ID_SIZE) {
-                        ObjectId id;
-                        ObjectLocation loc;
-                        memcpy(id.bytes, buf + off, OBJECT_ID_SIZE);
-                        if (id_set_contains(w->seen, &id) || store_lookup(w->store, &id, &loc) < 0)
-                                continue;
-                        r = report(w, &id, kind_of_type(loc.type), &loc);
+                json_t *e;
+                json_array_foreach(j, i, e) {
+                        r = walk_artifacts(w, e);
                         if (r < 0)
                                 return r;
                 }
@@ -193,50 +131,325 @@ static int reach_listed(Walk *w, const ObjectId *list) {
         return 0;
 }
 
-/* Media imports staged volume by volume (import/transfer-import.c): meta
- * "pending" names a record {"type":"pending-imports","imports":[{"objects":
- * BLOB,...}...]} (all zeros: none) whose BLOBs list every object of an
- * export that is still arriving. Nothing else reaches those objects until
- * the last volume commits the revision, so they are roots. Only what is
- * present is reported (the rest has not arrived yet, which is not damage),
- * and nothing is descended into: the list names every object the export
- * brings, and whatever it lacks it expects the store to hold anyway. */
-static int reach_pending(Walk *w, CatalogTxn *t) {
-        ObjectId id;
-        if (catalog_get_id(t, "pending", &id) < 0 || object_id_is_null(&id))
+static int walk_record(Walk *w, const WalkItem *it, const void *buf, size_t n) {
+        bool revision = it->kind == REACH_REVISION;
+        const char *want = revision ? "revision" : "generation";
+        json_t *j = json_loadb(buf, n, 0, NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
+        ObjectId root;
+        if (!json_is_object(j) || !type || strcmp(type, want) != 0 || json_get_id(j, "root", &root) < 0) {
+                json_decref(j);
+                problem(w, REACH_MALFORMED, "is not a valid %s record", want);
                 return 0;
-        int r = visit(w, &id, REACH_RECORD);
-        json_t *rec = NULL;
-        if (r < 0 || store_read_json(w->store, &id, &rec) < 0)
-                return r < 0 ? r : 0;
+        }
+        int r = walk_push(w, &root, REACH_TREE);
+        if (r >= 0 && revision)
+                r = walk_artifacts(w, json_object_get(j, "artifacts"));
+        else if (r >= 0) {
+                size_t i;
+                json_t *a;
+                json_array_foreach(json_object_get(j, "active"), i, a) {
+                        ObjectId id;
+                        if (json_get_id(a, "id", &id) < 0)
+                                problem(w, REACH_MALFORMED, "active entry %zu has no revision id", i);
+                        else
+                                r = walk_push(w, &id, REACH_REVISION);
+                        if (r < 0)
+                                break;
+                }
+        }
+        json_decref(j);
+        return r;
+}
+
+static int walk_tree(Walk *w, const void *buf, size_t n) {
+        _cleanup_(tree_freep) Tree *tree = NULL;
+        int r = tree_decode(buf, n, &tree);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                problem(w, REACH_MALFORMED, "does not decode as a tree");
+                return 0;
+        }
+        for (size_t i = 0; i < tree->n_entries; i++) {
+                const TreeEntry *e = &tree->entries[i];
+                r = walk_push(w, &e->id, e->kind == TREE_ENTRY_DIR ? REACH_TREE : REACH_BLOB);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* RECIPE payload (pack-format.h): the number of chunks, or 0 (and a
+ * problem noted) when it does not decode. */
+static uint32_t recipe_count(Walk *w, const uint8_t *p, size_t n) {
+        uint32_t count = n >= RECIPE_HEADER_SIZE ? le32_read(p + 8) : 0;
+        if (n < RECIPE_HEADER_SIZE || count == 0 || (n - RECIPE_HEADER_SIZE) % RECIPE_ENTRY_SIZE != 0 ||
+            (n - RECIPE_HEADER_SIZE) / RECIPE_ENTRY_SIZE != count) {
+                problem(w, REACH_MALFORMED, "does not decode as a recipe");
+                return 0;
+        }
+        return count;
+}
+
+static void recipe_chunk(const uint8_t *p, uint32_t i, ObjectId *ret_id, uint32_t *ret_size) {
+        const uint8_t *e = p + RECIPE_HEADER_SIZE + (size_t) i * RECIPE_ENTRY_SIZE;
+        memcpy(ret_id->bytes, e, OBJECT_ID_SIZE);
+        if (ret_size)
+                *ret_size = le32_read(e + OBJECT_ID_SIZE);
+}
+
+static int walk_recipe(Walk *w, const uint8_t *p, size_t n) {
+        uint32_t count = recipe_count(w, p, n);
+        for (uint32_t i = 0; i < count; i++) {
+                ObjectId id;
+                recipe_chunk(p, i, &id, NULL);
+                int r = walk_push(w, &id, REACH_CHUNK);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- pending imports ---- */
+
+static int walk_pending(Walk *w, const void *buf, size_t n) {
+        json_t *j = json_loadb(buf, n, 0, NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
+        json_t *imports = json_object_get(j, "imports");
+        if (!json_is_object(j) || !type || strcmp(type, "pending-imports") != 0 || !json_is_array(imports)) {
+                json_decref(j);
+                problem(w, REACH_MALFORMED, "is not a valid pending-imports record");
+                return 0;
+        }
+        ObjectId empty;
+        object_id_hash("", 0, &empty); /* an export of no objects: a list that was never stored */
+        int r = 0;
         size_t i;
         json_t *e;
-        json_array_foreach(json_object_get(rec, "imports"), i, e) {
+        json_array_foreach(imports, i, e) {
                 ObjectId list;
                 if (json_get_id(e, "objects", &list) < 0)
-                        continue;
-                r = visit(w, &list, REACH_BLOB);
-                if (r >= 0)
-                        r = reach_listed(w, &list);
+                        problem(w, REACH_MALFORMED, "import %zu has no object list", i);
+                else if (!object_id_equal(&list, &empty))
+                        r = walk_push(w, &list, REACH_PENDING_LIST);
                 if (r < 0)
                         break;
         }
-        json_decref(rec);
+        json_decref(j);
+        return r;
+}
+
+/* Reads a pending list's bytes piece by piece; ids start at offsets that
+ * are multiples of OBJECT_ID_SIZE. */
+typedef struct ListReader {
+        uint64_t next;          /* blob offset the next piece should start at */
+        uint8_t part[OBJECT_ID_SIZE];
+        size_t have;
+} ListReader;
+
+static int push_staged(Walk *w, const ObjectId *id) {
+        if (id_set_contains(w->seen, id))
+                return 0;
+        ObjectLocation loc;
+        int r = lookup(w, id, &loc);
+        if (r == -ENOENT)
+                return 0; /* not arrived yet */
+        if (r < 0)
+                return r;
+        return walk_push(w, id, REACH_STAGED);
+}
+
+static int list_feed(Walk *w, ListReader *rd, uint64_t off, const uint8_t *p, size_t n) {
+        if (off != rd->next)
+                rd->have = 0; /* after a piece that could not be read: the id it cut is lost */
+        rd->next = off + n;
+        while (n > 0) {
+                if (rd->have == 0 && off % OBJECT_ID_SIZE != 0) {
+                        size_t skip = MIN(n, OBJECT_ID_SIZE - (size_t) (off % OBJECT_ID_SIZE));
+                        p += skip, off += skip, n -= skip;
+                        continue;
+                }
+                size_t k = MIN(n, OBJECT_ID_SIZE - rd->have);
+                memcpy(rd->part + rd->have, p, k);
+                rd->have += k, p += k, off += k, n -= k;
+                if (rd->have < OBJECT_ID_SIZE)
+                        break;
+                rd->have = 0;
+                ObjectId id;
+                memcpy(id.bytes, rd->part, OBJECT_ID_SIZE);
+                int r = push_staged(w, &id);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A pending list: a literal object holding ids, or a recipe whose chunks
+ * do. Its chunks are walked as chunks too; one that cannot be read makes
+ * the list unreadable, and the ids of the others still count. */
+static int walk_pending_list(Walk *w, const ObjectLocation *loc, const uint8_t *p, size_t n) {
+        ListReader rd = {};
+        if (loc->type != OBJECT_RECIPE)
+                return list_feed(w, &rd, 0, p, n);
+        uint32_t count = recipe_count(w, p, n);
+        for (uint32_t i = 0; i < count; i++) {
+                ObjectId id;
+                recipe_chunk(p, i, &id, NULL);
+                int r = walk_push(w, &id, REACH_CHUNK);
+                if (r < 0)
+                        return r;
+        }
+        uint64_t off = 0;
+        for (uint32_t i = 0; i < count; i++) {
+                ObjectId id;
+                uint32_t size;
+                recipe_chunk(p, i, &id, &size);
+                ObjectLocation cl;
+                _cleanup_free_ void *buf = NULL;
+                size_t k = 0;
+                int r = lookup(w, &id, &cl);
+                if (r == -ENOENT)
+                        problem(w, REACH_UNREADABLE, "cannot be read: its chunk %s is missing", object_id_hex(&id));
+                else if (r < 0)
+                        return r;
+                else if (!object_type_is_literal(cl.type))
+                        problem(w, REACH_UNREADABLE, "cannot be read: its chunk %s is a %s", object_id_hex(&id),
+                                object_type_to_string(cl.type));
+                else if ((r = pack_set_read(store_packs(w->store), &cl, &id, true, &buf, &k)) == -ENOMEM)
+                        return r;
+                else if (r < 0)
+                        problem(w, REACH_UNREADABLE, "cannot be read: its chunk %s in pack-%06u: %s",
+                                object_id_hex(&id), cl.pack, strerror(-r));
+                else if ((r = list_feed(w, &rd, off, buf, k)) < 0)
+                        return r;
+                off += size;
+        }
+        return 0;
+}
+
+/* ---- the walk ---- */
+
+static bool kind_accepts(ReachKind kind, uint8_t type) {
+        switch (kind) {
+        case REACH_STATE: return type == OBJECT_STATE;
+        case REACH_REVISION:
+        case REACH_GENERATION:
+        case REACH_PENDING: return type == OBJECT_RECORD;
+        case REACH_TREE: return type == OBJECT_TREE;
+        case REACH_BLOB: /* a literal object is a one-chunk blob */
+        case REACH_PENDING_LIST:
+        case REACH_STAGED: return true;
+        case REACH_CHUNK: return object_type_is_literal(type);
+        }
+        return false;
+}
+
+/* Objects with nothing to follow (their bytes are fsck's business). */
+static bool kind_is_leaf(ReachKind kind, uint8_t type) {
+        return kind == REACH_STATE || kind == REACH_CHUNK || kind == REACH_STAGED ||
+               (kind == REACH_BLOB && type != OBJECT_RECIPE);
+}
+
+static int walk_one(Walk *w, const WalkItem *it) {
+        w->error = REACH_OK;
+        ObjectLocation loc;
+        int r = lookup(w, &it->id, &loc);
+        if (r == -ENOENT) {
+                problem(w, REACH_MISSING, "is missing");
+                return report(w, it, NULL);
+        }
+        if (r < 0)
+                return r;
+        if (!kind_accepts(it->kind, loc.type)) {
+                problem(w, REACH_WRONG_TYPE, "is a %s, expected a %s", object_type_to_string(loc.type),
+                        reach_kind_to_string(it->kind));
+                return report(w, it, &loc);
+        }
+        if (kind_is_leaf(it->kind, loc.type))
+                return report(w, it, &loc);
+
+        _cleanup_free_ void *buf = NULL;
+        size_t n;
+        r = pack_set_read(store_packs(w->store), &loc, &it->id, true, &buf, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                problem(w, REACH_UNREADABLE, "cannot be read from pack-%06u: %s", loc.pack, strerror(-r));
+                return report(w, it, &loc);
+        }
+        switch (it->kind) {
+        case REACH_REVISION:
+        case REACH_GENERATION: r = walk_record(w, it, buf, n); break;
+        case REACH_TREE: r = walk_tree(w, buf, n); break;
+        case REACH_BLOB: r = walk_recipe(w, buf, n); break;
+        case REACH_PENDING: r = walk_pending(w, buf, n); break;
+        case REACH_PENDING_LIST: r = walk_pending_list(w, &loc, buf, n); break;
+        default: r = 0;
+        }
+        if (r < 0)
+                return r;
+        return report(w, it, &loc);
+}
+
+static int walk_drain(Walk *w) {
+        int r = 0;
+        while (r >= 0 && w->n > 0) {
+                WalkItem it = w->stack[--w->n];
+                r = walk_one(w, &it);
+        }
+        return r;
+}
+
+int reach_walk(Store *s, CatalogTxn *t, IdSet *seen, const ObjectId *id, ReachKind kind, ReachFn fn,
+               void *userdata) {
+        Walk w = { .store = s, .txn = t, .seen = seen, .fn = fn, .userdata = userdata };
+        int r = walk_push(&w, id, kind);
+        if (r >= 0)
+                r = walk_drain(&w);
+        free(w.stack);
         return r < 0 ? r : 0;
 }
 
+static int push_revision(const char *bundle _unused_, uint32_t rev _unused_, const ObjectId *id, void *u) {
+        return walk_push(u, id, REACH_REVISION);
+}
+
+static int push_generation(uint64_t gen _unused_, const ObjectId *id, void *u) {
+        return walk_push(u, id, REACH_GENERATION);
+}
+
+static int push_pending(Walk *w) {
+        ObjectId id;
+        int r = catalog_get_id(w->txn, "pending", &id);
+        if (r == -ENOENT || (r >= 0 && object_id_is_null(&id)))
+                return 0;
+        if (r < 0)
+                return r;
+        return walk_push(w, &id, REACH_PENDING);
+}
+
 int reach_roots(Store *s, CatalogTxn *t, IdSet *seen, ReachFn fn, void *userdata) {
-        Walk w = { s, seen, fn, userdata };
-        int r = catalog_foreach_revision(t, NULL, root_revision, &w);
-        if (r >= 0)
-                r = catalog_foreach_generation(t, root_generation, &w);
+        assert(t);
+        Walk w = { .store = s, .txn = t, .seen = seen, .fn = fn, .userdata = userdata };
         ObjectId state;
-        if (r >= 0 && catalog_get_id(t, "state", &state) >= 0) {
-                /* A STATE record has no edges: its refs are the catalog's. */
-                ObjectLocation loc;
-                r = report(&w, &state, REACH_RECORD, &loc);
-        }
+        int r = catalog_get_id(t, "state", &state);
         if (r >= 0)
-                r = reach_pending(&w, t);
+                r = walk_push(&w, &state, REACH_STATE);
+        else if (r == -ENOENT)
+                r = 0;
+        if (r >= 0)
+                r = catalog_foreach_revision(t, NULL, push_revision, &w);
+        if (r >= 0)
+                r = catalog_foreach_generation(t, push_generation, &w);
+        if (r >= 0)
+                r = walk_drain(&w);
+        /* Last, so that what the other roots reach is followed even if a
+         * pending import stages it too. */
+        if (r >= 0)
+                r = push_pending(&w);
+        if (r >= 0)
+                r = walk_drain(&w);
+        free(w.stack);
         return r < 0 ? r : 0;
 }

@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
-#include "gc.h"
 #include "pack-writer.h"
 #include "refs.h"
 

@@ -95,6 +95,20 @@ int store_init(const char *path) {
         r = catalog_open(index, true, &c);
         if (r < 0)
                 return r;
+        /* Where the first writer appends. A catalog without this value
+         * beside existing packs is an index that was lost (store_begin). */
+        _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
+        r = catalog_begin(c, true, &t);
+        if (r < 0)
+                return r;
+        r = catalog_put_u64(t, "pack", 1);
+        if (r >= 0)
+                r = catalog_put_u64(t, "pack-end", 0);
+        if (r < 0)
+                return r;
+        r = catalog_commit(TAKE_PTR(t));
+        if (r < 0)
+                return r;
         /* The marker last: a store without it is an interrupted init. */
         return write_file_atomic(marker, STORE_MARKER_CONTENT, strlen(STORE_MARKER_CONTENT), 0644);
 }
@@ -164,6 +178,8 @@ int store_open(const char *path, bool write, Store **ret) {
         if (!index)
                 return -ENOMEM;
         r = catalog_open(index, write, &s->catalog);
+        if (r == -ENOENT)
+                return -ENOTRECOVERABLE; /* the marker is there, the index is not */
         if (r < 0)
                 return r;
         r = pack_set_new(s->packs_dir, &s->packs);
@@ -346,6 +362,64 @@ int store_read_blob(Store *s, const ObjectId *id, size_t max, void **ret, size_t
         buf[b->size] = 0;
         *ret_size = b->size;
         *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* ---- packs ---- */
+
+static int pack_number_compare(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* The number in a pack file name, if the name is exactly what pack_path()
+ * makes for it. */
+static bool pack_name_parse(const char *name, uint32_t *ret) {
+        if (strncmp(name, "pack-", 5) != 0 || name[5] < '0' || name[5] > '9')
+                return false;
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(name + 5, &end, 10);
+        if (errno || *end || v == 0 || v > UINT32_MAX)
+                return false;
+        char canonical[32];
+        snprintf(canonical, sizeof canonical, "pack-%06lu", v);
+        if (strcmp(canonical, name) != 0)
+                return false;
+        *ret = (uint32_t) v;
+        return true;
+}
+
+int store_list_packs(Store *s, uint32_t **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = path_join(store_path(s), "packs");
+        if (!dir)
+                return -ENOMEM;
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        _cleanup_free_ uint32_t *packs = NULL;
+        size_t n = 0, allocated = 0;
+        struct dirent *de;
+        int r = 0;
+        errno = 0;
+        while ((de = readdir(d))) {
+                uint32_t p;
+                if (!pack_name_parse(de->d_name, &p))
+                        continue;
+                r = GROW(packs, allocated, n + 1);
+                if (r < 0)
+                        break;
+                packs[n++] = p;
+        }
+        if (r >= 0 && errno)
+                r = -errno;
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (n > 0)
+                qsort(packs, n, sizeof *packs, pack_number_compare);
+        *ret = TAKE_PTR(packs);
+        *ret_n = n;
         return 0;
 }
 

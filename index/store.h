@@ -45,7 +45,8 @@ typedef struct StoreTxn StoreTxn;
 int store_init(const char *path);
 
 /* Opens a store. With `write`, takes the writer lock: -EBUSY when another
- * process holds it. -ENOENT when path is not a store (no marker). */
+ * process holds it. -ENOENT when path is not a store (no marker);
+ * -ENOTRECOVERABLE for a reader when the index is missing (rebuild it). */
 int store_open(const char *path, bool write, Store **ret);
 Store *store_free(Store *s);
 DEFINE_FREEP(Store, store_free)
@@ -93,6 +94,10 @@ int store_read_chunk(Store *s, const BlobChunk *chunk, void *buf);
 int store_blob_write_to_fd(Store *s, const Blob *b, int fd);
 /* Reads a whole (small) blob into memory. */
 int store_read_blob(Store *s, const ObjectId *id, size_t max, void **ret, size_t *ret_size);
+
+/* The pack numbers present in the store's packs directory (files named
+ * pack-NNNNNN), ascending, malloc'd. *ret is NULL when there are none. */
+int store_list_packs(Store *s, uint32_t **ret, size_t *ret_n);
 
 /* ---- writing ---- */
 

@@ -64,14 +64,6 @@ assert_not_contains() {
   esac
 }
 
-# expect_ok CMD…: CMD must succeed; its stdout goes to stdout, and on
-# failure its stderr is shown.
-expect_ok() {
-  local rc=0
-  "$@" 2>"$T/.stderr" || rc=$?
-  [ "$rc" -eq 0 ] || fail "exit $rc: $*: $(cat "$T/.stderr")"
-}
-
 # sha256_of [FILE]: the hex SHA-256 of FILE (or stdin).
 sha256_of() {
   sha256sum "${1:--}" | cut -d' ' -f1
@@ -191,19 +183,6 @@ mixed(sys.argv[1], int(sys.argv[2]) << 20, rng, text_pool(sources(), rng))
 ' "$@"
 }
 
-# tree_manifest DIR: one line per entry under DIR, sorted: "f MODE SHA256
-# PATH", "l TARGET PATH", "d MODE PATH" — what a byte-exact copy must match.
-tree_manifest() {
-  (cd "$1" && find . -mindepth 1 \( -type f -printf 'f %#m %p\n' -o -type l -printf 'l %l %p\n' \
-    -o -type d -printf 'd %#m %p\n' \) | LC_ALL=C sort -k3 |
-    while read -r kind a p; do
-      case $kind in
-        f) echo "f $a $(sha256_of "$p") ${p#./}" ;;
-        *) echo "$kind $a ${p#./}" ;;
-      esac
-    done)
-}
-
 # check_files STORE SPEC DIR PREFIX: every regular file under DIR, cat from
 # SPEC at PREFIX/relative-path, must hash to the source's SHA-256. Sets
 # CHECKED to the number of files compared.
@@ -212,8 +191,8 @@ check_files() {
   CHECKED=0
   while IFS= read -r -d '' p; do
     want=$(sha256_of "$dir/$p")
-    got=$("$ISLE" --store "$store" cat "$spec:$prefix/$p" | sha256_of) ||
-      fail "isle cat $spec:$prefix/$p failed"
+    got=$("$ISLE" --store "$store" cat "$spec:$prefix/$p" 2>"$T/.cat.err" | sha256_of) ||
+      fail "isle cat $spec:$prefix/$p failed: $(cat "$T/.cat.err")"
     [ "$got" = "$want" ] || fail "$spec:$prefix/$p: sha256 $got, expected $want"
     CHECKED=$((CHECKED + 1))
   done < <(cd "$dir" && find . -type f -printf '%P\0')

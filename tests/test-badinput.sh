@@ -215,7 +215,7 @@ done
 # keeps the uncommitted bytes (and the disk stays full) until the next
 # writer opens the store.
 [ -z "$kept_bytes" ] || fail_later "BUG: a refused add left the store's files changed:$kept_bytes"
-ok "adds near the limit of a full disk either succeed byte-exact or leave the store unchanged"
+ok "adds near the limit of a full disk either succeed byte-exact or are refused with isle ls unchanged, fsck clean"
 isle cat default:small | cmp - "$T/in/small" || fail "the full store lost its file"
 printf 'still usable\n' >"$T/in/after"
 isle add file "$T/in/after" >/dev/null || fail "the store is not usable after disk full: add fails"

@@ -226,22 +226,21 @@ ok "ls --json lists the bundles with latest revision, count, artifacts, active"
 gen_mixed "$T/in/slow.bin" 300 "$SEED"
 isle add file "$T/in/slow.bin" --bundle slow >/dev/null &
 writer=$!
-sleep 1
+sleep 0.3
 reader_rc=0
 reader_start=$(now_ms)
-timeout 20 "$ISLE" --store "$S" ls >/dev/null || reader_rc=$?
+reader_out=$(timeout 20 "$ISLE" --store "$S" ls) || reader_rc=$?
 reader_ms=$(($(now_ms) - reader_start))
-writer_done=0
-kill -0 "$writer" 2>/dev/null || writer_done=1
 wait "$writer" || fail "the writer (add of 300 MiB) failed"
 [ "$reader_rc" -eq 0 ] || fail "isle ls during an add failed (exit $reader_rc)"
-[ "$writer_done" -eq 0 ] || echo "# the add finished before the reader returned; the reader took ${reader_ms} ms"
-# BUG (reported): catalog_open() begins a write LMDB transaction even for
-# readers, so `isle ls` waits until a running add commits.
-if [ "$reader_ms" -lt 1000 ]; then
-  ok "isle ls answers in ${reader_ms} ms while an add is running (readers never block)"
-else
+if [ "$reader_ms" -ge 1000 ]; then
+  # BUG (reported): catalog_open() begins a write LMDB transaction even for
+  # readers, so `isle ls` waits until a running add commits.
   fail_later "BUG: isle ls took ${reader_ms} ms while an add was running: readers block on the writer"
+elif grep -q '^slow ' <<<"$reader_out"; then
+  echo "# inconclusive: the add of 300 MiB had committed before the reader ran (${reader_ms} ms)"
+else
+  ok "isle ls answers in ${reader_ms} ms while an add is running (readers never block)"
 fi
 
 # ---- dedup: the same tree again; a modified copy of a large tree ------------------
@@ -295,8 +294,9 @@ p3=$(packs_bytes "$S")
 growth=$((p3 - p2))
 # The rewritten random bytes cannot be deduplicated or compressed; the
 # insertion costs the few chunks around it (FastCDC resyncs within a few
-# chunks of at most 256 KiB); trees, recipes and records are small.
-slack=$((1280 * 1024))
+# chunks of at most 256 KiB, 64 KiB on average); the appended-to text
+# files cost a compressed chunk each; trees, recipes and records are small.
+slack=$((2 << 20))
 echo "# modified copy: $changed bytes changed, packs grew by $growth bytes (bound: changed + $slack)"
 [ "$growth" -ge $((changed - 4096)) ] || fail "growth $growth is less than the $changed new random bytes: were they stored?"
 [ "$growth" -le $((changed + slack)) ] ||

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "mount-fs.h"
+#include "reterr.h"
 #include "store.h"
 
 /* Start-up: the parent checks the mount point, forks and waits on a pipe.
@@ -42,19 +43,6 @@
  * (compressed payloads) into the arenas after the first free, where they
  * linger. Chunk buffers have their own pool (buffer-pool.h). */
 #define MMAP_THRESHOLD (256 << 10)
-
-static int fail(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **reterr, int r, const char *fmt, ...) {
-        if (reterr) {
-                va_list ap;
-                va_start(ap, fmt);
-                free(*reterr);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 /* ---- the mount table ---- */
 
@@ -122,40 +110,40 @@ int mount_check_mountpoint(const char *path, char **reterr) {
         struct stat st;
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT)
-                        return fail(reterr, -ENOENT, "mount point %s does not exist", path);
+                        return reterr_printf(reterr, -ENOENT, "mount point %s does not exist", path);
                 if (errno == ENOTCONN)
-                        return fail(reterr, -EBUSY,
+                        return reterr_printf(reterr, -EBUSY,
                                     "%s is a dead mount (its daemon is gone): run `isle umount %s` first", path,
                                     path);
-                return fail(reterr, -errno, "cannot use %s as a mount point: %s", path, strerror(errno));
+                return reterr_printf(reterr, -errno, "cannot use %s as a mount point: %s", path, strerror(errno));
         }
         if (!S_ISDIR(st.st_mode))
-                return fail(reterr, -ENOTDIR, "mount point %s is not a directory", path);
+                return reterr_printf(reterr, -ENOTDIR, "mount point %s is not a directory", path);
         _cleanup_free_ char *real = realpath(path, NULL);
         if (!real)
-                return fail(reterr, -errno, "cannot resolve %s: %s", path, strerror(errno));
+                return reterr_printf(reterr, -errno, "cannot resolve %s: %s", path, strerror(errno));
         _cleanup_free_ char *fstype = NULL;
         int r = mountinfo_find(real, &fstype);
         if (r < 0)
-                return fail(reterr, r, "cannot read the mount table: %s", strerror(-r));
+                return reterr_printf(reterr, r, "cannot read the mount table: %s", strerror(-r));
         if (r > 0) {
                 if (fstype && strcmp(fstype, MOUNT_FSTYPE) == 0)
-                        return fail(reterr, -EBUSY, "%s is already mounted by isle: run `isle umount %s` first",
+                        return reterr_printf(reterr, -EBUSY, "%s is already mounted by isle: run `isle umount %s` first",
                                     path, path);
-                return fail(reterr, -EBUSY, "%s is already a mount point (%s): isle mounts only on a plain empty "
+                return reterr_printf(reterr, -EBUSY, "%s is already a mount point (%s): isle mounts only on a plain empty "
                                             "directory",
                             path, fstype ? fstype : "unknown type");
         }
         DIR *d = opendir(real);
         if (!d)
-                return fail(reterr, -errno, "cannot read mount point %s: %s", path, strerror(errno));
+                return reterr_printf(reterr, -errno, "cannot read mount point %s: %s", path, strerror(errno));
         struct dirent *de;
         bool empty = true;
         while (empty && (de = readdir(d)))
                 empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
         closedir(d);
         if (!empty)
-                return fail(reterr, -ENOTEMPTY, "mount point %s is not empty: isle mounts only on an empty directory",
+                return reterr_printf(reterr, -ENOTEMPTY, "mount point %s is not empty: isle mounts only on an empty directory",
                             path);
         return 0;
 }
@@ -283,12 +271,12 @@ static void stop_poller(Daemon *d, pthread_t poller) {
 static int open_store(const char *path, Store **ret, char **reterr) {
         int r = store_open(path, false, ret);
         if (r == -ENOENT)
-                return fail(reterr, r, "%s is not an isle store (create one with `isle --store %s init`)", path,
+                return reterr_printf(reterr, r, "%s is not an isle store (create one with `isle --store %s init`)", path,
                             path);
         if (r == -EPROTONOSUPPORT)
-                return fail(reterr, r, "store %s was made by a newer isle (unknown format)", path);
+                return reterr_printf(reterr, r, "store %s was made by a newer isle (unknown format)", path);
         if (r < 0)
-                return fail(reterr, r, "cannot open store %s: %s", path, strerror(-r));
+                return reterr_printf(reterr, r, "cannot open store %s: %s", path, strerror(-r));
         return 0;
 }
 
@@ -298,13 +286,13 @@ static struct fuse_session *new_session(const MountOptions *o, MountFs *fs, char
             fuse_opt_add_opt(&opts, "ro,default_permissions,subtype=isle") < 0 ||
             fuse_opt_add_opt_escaped(&opts, fsname) < 0 ||
             (o->allow_other && fuse_opt_add_opt(&opts, "allow_other") < 0))
-                return fail(reterr, -ENOMEM, "out of memory"), NULL;
+                return reterr_printf(reterr, -ENOMEM, "out of memory"), NULL;
         char *argv[] = { (char *) "isle", (char *) "-o", opts, o->debug ? (char *) "-d" : NULL, NULL };
         struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
         struct fuse_session *se = fuse_session_new(&args, &mount_fs_ops, sizeof mount_fs_ops, fs);
         fuse_opt_free_args(&args);
         if (!se)
-                return fail(reterr, -EINVAL, "cannot start a FUSE session (options: %s)", opts), NULL;
+                return reterr_printf(reterr, -EINVAL, "cannot start a FUSE session (options: %s)", opts), NULL;
         return se;
 }
 
@@ -321,10 +309,10 @@ static int serve(const MountOptions *o, int *ready_fd, char **reterr) {
         _cleanup_(mount_fs_freep) MountFs *fs = NULL;
         r = mount_fs_new(s, o->cache_size, &fs);
         if (r < 0)
-                return fail(reterr, r, "cannot set up the mount: %s", strerror(-r));
+                return reterr_printf(reterr, r, "cannot set up the mount: %s", strerror(-r));
         r = mount_fs_refresh(fs); /* the baseline */
         if (r < 0)
-                return fail(reterr, r, "cannot read the catalog of %s: %s", o->store_path, strerror(-r));
+                return reterr_printf(reterr, r, "cannot read the catalog of %s: %s", o->store_path, strerror(-r));
 
         Daemon d = { .options = o, .fs = fs, .ready_fd = *ready_fd };
         d.session = new_session(o, fs, reterr);
@@ -341,11 +329,11 @@ static int serve(const MountOptions *o, int *ready_fd, char **reterr) {
         pthread_t poller, ready;
         bool poller_started = false, ready_started = false, mounted = false;
         if (fuse_set_signal_handlers(d.session) < 0) {
-                r = fail(reterr, -EIO, "cannot install signal handlers");
+                r = reterr_printf(reterr, -EIO, "cannot install signal handlers");
                 goto out;
         }
         if (fuse_session_mount(d.session, o->mountpoint) != 0) {
-                r = fail(reterr, -EIO, "cannot mount on %s (is /dev/fuse there, and fuse allowed?%s)",
+                r = reterr_printf(reterr, -EIO, "cannot mount on %s (is /dev/fuse there, and fuse allowed?%s)",
                          o->mountpoint, o->allow_other ? " allow_other needs user_allow_other in /etc/fuse.conf "
                                                          "for users other than root"
                                                        : "");
@@ -355,7 +343,7 @@ static int serve(const MountOptions *o, int *ready_fd, char **reterr) {
         mount_fs_set_session(fs, d.session);
         cfg = fuse_loop_cfg_create();
         if (!cfg) {
-                r = fail(reterr, -ENOMEM, "out of memory");
+                r = reterr_printf(reterr, -ENOMEM, "out of memory");
                 goto out;
         }
         fuse_loop_cfg_set_clone_fd(cfg, 1);
@@ -364,13 +352,13 @@ static int serve(const MountOptions *o, int *ready_fd, char **reterr) {
 
         r = start_thread(&poller, poll_thread, &d);
         if (r < 0) {
-                fail(reterr, r, "cannot start a thread: %s", strerror(-r));
+                reterr_printf(reterr, r, "cannot start a thread: %s", strerror(-r));
                 goto out;
         }
         poller_started = true;
         r = start_thread(&ready, ready_thread, &d);
         if (r < 0) {
-                fail(reterr, r, "cannot start a thread: %s", strerror(-r));
+                reterr_printf(reterr, r, "cannot start a thread: %s", strerror(-r));
                 goto out;
         }
         ready_started = true;
@@ -380,7 +368,7 @@ static int serve(const MountOptions *o, int *ready_fd, char **reterr) {
         /* > 0: the signal that ended it; both that and 0 are a clean end. */
         if (r < 0) {
                 log_error_errno(r, "the FUSE loop failed");
-                fail(reterr, r, "the FUSE loop failed: %s", strerror(-r));
+                reterr_printf(reterr, r, "the FUSE loop failed: %s", strerror(-r));
         } else
                 r = 0;
 
@@ -449,13 +437,13 @@ int mount_run(const MountOptions *options, char **reterr) {
         /* The daemon runs from /: absolute paths. */
         _cleanup_free_ char *mp = realpath(o.mountpoint, NULL);
         if (!mp)
-                return fail(reterr, -errno, "cannot resolve %s: %s", o.mountpoint, strerror(errno));
+                return reterr_printf(reterr, -errno, "cannot resolve %s: %s", o.mountpoint, strerror(errno));
         _cleanup_free_ char *store = realpath(o.store_path, NULL);
         if (!store) {
                 if (errno == ENOENT || errno == ENOTDIR)
-                        return fail(reterr, -ENOENT, "%s is not an isle store (create one with `isle --store %s init`)",
+                        return reterr_printf(reterr, -ENOENT, "%s is not an isle store (create one with `isle --store %s init`)",
                                     o.store_path, o.store_path);
-                return fail(reterr, -errno, "cannot resolve %s: %s", o.store_path, strerror(errno));
+                return reterr_printf(reterr, -errno, "cannot resolve %s: %s", o.store_path, strerror(errno));
         }
         o.mountpoint = mp;
         o.store_path = store;
@@ -469,11 +457,11 @@ int mount_run(const MountOptions *options, char **reterr) {
         if (o.log_path) {
                 log_fd = open(o.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
                 if (log_fd < 0)
-                        return fail(reterr, -errno, "cannot open log file %s: %s", o.log_path, strerror(errno));
+                        return reterr_printf(reterr, -errno, "cannot open log file %s: %s", o.log_path, strerror(errno));
         }
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return fail(reterr, -errno, "cannot create a pipe: %s", strerror(errno));
+                return reterr_printf(reterr, -errno, "cannot create a pipe: %s", strerror(errno));
         fflush(stdout);
         fflush(stderr);
         pid_t pid = fork();
@@ -481,7 +469,7 @@ int mount_run(const MountOptions *options, char **reterr) {
                 r = -errno;
                 close(pipefd[0]);
                 close(pipefd[1]);
-                return fail(reterr, r, "cannot fork: %s", strerror(-r));
+                return reterr_printf(reterr, r, "cannot fork: %s", strerror(-r));
         }
         if (pid == 0) {
                 close(pipefd[0]);
@@ -504,7 +492,7 @@ int mount_run(const MountOptions *options, char **reterr) {
                 if (k == 0) {
                         close(pipefd[0]);
                         kill(pid, SIGTERM);
-                        return fail(reterr, -ETIMEDOUT, "the mount daemon did not answer within %d s (stopped it)",
+                        return reterr_printf(reterr, -ETIMEDOUT, "the mount daemon did not answer within %d s (stopped it)",
                                     READY_TIMEOUT_MS / 1000);
                 }
                 ssize_t got = k < 0 ? -1 : read(pipefd[0], buf + n, sizeof buf - 1 - n);
@@ -521,13 +509,13 @@ int mount_run(const MountOptions *options, char **reterr) {
         if (n > 0 && buf[0] == '0')
                 return 0;
         if (n > 1)
-                return fail(reterr, -EIO, "%s", buf + 1);
+                return reterr_printf(reterr, -EIO, "%s", buf + 1);
         int status = 0;
         (void) waitpid(pid, &status, 0);
         if (WIFSIGNALED(status))
-                return fail(reterr, -EIO, "the mount daemon died (signal %d) before the mount was ready",
+                return reterr_printf(reterr, -EIO, "the mount daemon died (signal %d) before the mount was ready",
                             WTERMSIG(status));
-        return fail(reterr, -EIO, "the mount daemon exited (status %d) before the mount was ready",
+        return reterr_printf(reterr, -EIO, "the mount daemon exited (status %d) before the mount was ready",
                     WEXITSTATUS(status));
 }
 
@@ -558,15 +546,15 @@ int mount_unmount(const char *path, bool lazy, char **reterr) {
          * as given, made absolute. */
         _cleanup_free_ char *abs = realpath(path, NULL);
         if (!abs && !(abs = absolute_path(path)))
-                return fail(reterr, -ENOMEM, "out of memory");
+                return reterr_printf(reterr, -ENOMEM, "out of memory");
         _cleanup_free_ char *fstype = NULL;
         int r = mountinfo_find(abs, &fstype);
         if (r < 0)
-                return fail(reterr, r, "cannot read the mount table: %s", strerror(-r));
+                return reterr_printf(reterr, r, "cannot read the mount table: %s", strerror(-r));
         if (r == 0)
-                return fail(reterr, -EINVAL, "%s is not mounted", path);
+                return reterr_printf(reterr, -EINVAL, "%s is not mounted", path);
         if (!fstype || strcmp(fstype, MOUNT_FSTYPE) != 0)
-                return fail(reterr, -EINVAL, "%s is not an isle mount (it is %s)", path, fstype ? fstype : "unknown");
+                return reterr_printf(reterr, -EINVAL, "%s is not an isle mount (it is %s)", path, fstype ? fstype : "unknown");
 
         if (geteuid() == 0) {
                 if (umount2(abs, lazy ? MNT_DETACH : 0) == 0)
@@ -575,10 +563,10 @@ int mount_unmount(const char *path, bool lazy, char **reterr) {
         } else
                 r = run_fusermount(abs, lazy);
         if (r == -EBUSY)
-                return fail(reterr, r, "%s is busy: a process has a file open or its working directory there "
+                return reterr_printf(reterr, r, "%s is busy: a process has a file open or its working directory there "
                                        "(close them, or use --lazy)",
                             path);
         if (r == -ENOENT && geteuid() != 0)
-                return fail(reterr, r, "cannot unmount %s: fusermount3 is not installed", path);
-        return fail(reterr, r, "cannot unmount %s: %s", path, strerror(-r));
+                return reterr_printf(reterr, r, "cannot unmount %s: fusermount3 is not installed", path);
+        return reterr_printf(reterr, r, "cannot unmount %s: %s", path, strerror(-r));
 }

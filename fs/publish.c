@@ -6,6 +6,22 @@
 #include "refs.h"
 #include "render.h"
 
+/* A copy of the array `field` of the record `id` of `type`. */
+static int read_record_array(Store *s, const ObjectId *id, const char *type, const char *field, json_t **ret) {
+        json_t *rec;
+        int r = refs_read_record(s, id, type, &rec);
+        if (r < 0)
+                return r;
+        json_t *a = json_deep_copy(json_object_get(rec, field));
+        json_decref(rec);
+        if (!json_is_array(a)) {
+                json_decref(a);
+                return -EBADMSG;
+        }
+        *ret = a;
+        return 0;
+}
+
 int publish_parent_artifacts(StoreTxn *t, const char *bundle, json_t **ret_artifacts, uint32_t *ret_parent_rev) {
         uint32_t rev;
         ObjectId id;
@@ -18,17 +34,9 @@ int publish_parent_artifacts(StoreTxn *t, const char *bundle, json_t **ret_artif
         }
         if (r < 0)
                 return r;
-        json_t *rec;
-        r = refs_read_record(store_txn_store(t), &id, "revision", &rec);
+        r = read_record_array(store_txn_store(t), &id, "revision", "artifacts", ret_artifacts);
         if (r < 0)
                 return r;
-        json_t *a = json_deep_copy(json_object_get(rec, "artifacts"));
-        json_decref(rec);
-        if (!json_is_array(a)) {
-                json_decref(a);
-                return -EBADMSG;
-        }
-        *ret_artifacts = a;
         if (ret_parent_rev)
                 *ret_parent_rev = rev;
         return 0;
@@ -92,18 +100,7 @@ int publish_current_active(StoreTxn *t, json_t **ret) {
         r = catalog_get_generation(c, cur, &id);
         if (r < 0)
                 return r;
-        json_t *rec;
-        r = refs_read_record(store_txn_store(t), &id, "generation", &rec);
-        if (r < 0)
-                return r;
-        json_t *a = json_deep_copy(json_object_get(rec, "active"));
-        json_decref(rec);
-        if (!json_is_array(a)) {
-                json_decref(a);
-                return -EBADMSG;
-        }
-        *ret = a;
-        return 0;
+        return read_record_array(store_txn_store(t), &id, "generation", "active", ret);
 }
 
 /* Gathers the artifacts of every active revision, each tagged with its

@@ -11,6 +11,7 @@
 #include "pack-reader.h"
 #include "reach.h"
 #include "refs.h"
+#include "reterr.h"
 #include "transfer-format.h"
 
 /* Records are read from the packs in runs of adjacent records of up to
@@ -59,18 +60,6 @@ struct ExportWriter {
         const char *walking;
         char **reterr;
 };
-
-static int fail(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **reterr, int r, const char *fmt, ...) {
-        if (reterr && !*reterr) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 ExportWriter *export_writer_free(ExportWriter *w) {
         if (!w)
@@ -125,10 +114,10 @@ static int collect(const ObjectId *id, ReachKind kind, const ObjectLocation *loc
                    const char *detail _unused_, void *userdata) {
         ExportWriter *w = userdata;
         if (error == REACH_MISSING)
-                return fail(w->reterr, -EBADMSG, "this store lacks %s sha256:%s, which %s needs (run isle fsck)",
+                return reterr_printf(w->reterr, -EBADMSG, "this store lacks %s sha256:%s, which %s needs (run isle fsck)",
                             reach_kind_to_string(kind), object_id_hex(id), w->walking);
         if (error != REACH_OK)
-                return fail(w->reterr, -EBADMSG, "%s sha256:%s, which %s needs, is damaged (run isle fsck)",
+                return reterr_printf(w->reterr, -EBADMSG, "%s sha256:%s, which %s needs, is damaged (run isle fsck)",
                             reach_kind_to_string(kind), object_id_hex(id), w->walking);
         if (w->have && id_set_contains(w->have, id))
                 return 0;
@@ -181,7 +170,7 @@ static int plan_recipes_first(ExportWriter *w, char **reterr) {
                 size_t size;
                 int r = pack_set_read(store_packs(w->store), &e->loc, &e->id, false, (void **) &p, &size);
                 if (r < 0)
-                        return fail(reterr, r, "cannot read the recipe of blob sha256:%s: %s", object_id_hex(&e->id),
+                        return reterr_printf(reterr, r, "cannot read the recipe of blob sha256:%s: %s", object_id_hex(&e->id),
                                     strerror(-r));
                 size_t first = i;
                 for (size_t off = RECIPE_HEADER_SIZE; off + RECIPE_ENTRY_SIZE <= size; off += RECIPE_ENTRY_SIZE) {
@@ -228,19 +217,19 @@ static int resolve(Store *s, CatalogTxn *t, const char *spec, const char *what, 
         _cleanup_free_ char *name = NULL;
         uint32_t rev;
         if (revision_spec_parse(spec, &name, &rev) < 0)
-                return fail(reterr, -EINVAL, "%s'%s' is not a revision: expected NAME or NAME@N", what, spec);
+                return reterr_printf(reterr, -EINVAL, "%s'%s' is not a revision: expected NAME or NAME@N", what, spec);
         ObjectId id;
         uint32_t wanted = rev;
         int r = refs_resolve(t, name, rev, &rev, &id);
         if (r == -ENOENT)
-                return wanted ? fail(reterr, r, "%sbundle %s has no revision %u", what, name, wanted)
-                              : fail(reterr, r, "%sno bundle named %s", what, name);
+                return wanted ? reterr_printf(reterr, r, "%sbundle %s has no revision %u", what, name, wanted)
+                              : reterr_printf(reterr, r, "%sno bundle named %s", what, name);
         if (r < 0)
-                return fail(reterr, r, "%scannot resolve %s: %s", what, spec, strerror(-r));
+                return reterr_printf(reterr, r, "%scannot resolve %s: %s", what, spec, strerror(-r));
         json_t *rec;
         r = refs_read_record(s, &id, "revision", &rec);
         if (r < 0)
-                return fail(reterr, r, "%scannot read the record of %s@%u: %s", what, name, rev, strerror(-r));
+                return reterr_printf(reterr, r, "%scannot read the record of %s@%u: %s", what, name, rev, strerror(-r));
         char hex[OBJECT_ID_HEX_SIZE];
         json_t *out = json_pack("{s:s,s:i,s:s}", "bundle", name, "revision", (json_int_t) rev, "id",
                                 object_id_to_hex(&id, hex));
@@ -268,7 +257,7 @@ static int plan_walk(ExportWriter *w, const ExportOptions *o, char **reterr) {
         _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
         int r = catalog_begin(store_catalog(s), false, &t);
         if (r < 0)
-                return fail(reterr, r, "cannot read the catalog: %s", strerror(-r));
+                return reterr_printf(reterr, r, "cannot read the catalog: %s", strerror(-r));
         w->revisions = json_array();
         w->bases = json_array();
         if (!w->revisions || !w->bases)
@@ -291,7 +280,7 @@ static int plan_walk(ExportWriter *w, const ExportOptions *o, char **reterr) {
                         return r;
                 if (!json_is_string(json_object_get(e, "root"))) {
                         json_decref(e);
-                        return fail(reterr, -EBADMSG, "the record of %s has no root tree", o->revisions[i]);
+                        return reterr_printf(reterr, -EBADMSG, "the record of %s has no root tree", o->revisions[i]);
                 }
                 if (spec_listed(w->revisions, e))
                         json_decref(e);
@@ -316,7 +305,7 @@ static int plan_walk(ExportWriter *w, const ExportOptions *o, char **reterr) {
                         return -EBADMSG;
                 r = reach_walk(s, NULL, seen, &id, REACH_REVISION, NULL, NULL);
                 if (r < 0)
-                        return fail(reterr, r, "cannot walk the base revision: %s", strerror(-r));
+                        return reterr_printf(reterr, r, "cannot walk the base revision: %s", strerror(-r));
         }
         w->reterr = reterr;
         json_array_foreach(w->revisions, i, e) {
@@ -329,7 +318,7 @@ static int plan_walk(ExportWriter *w, const ExportOptions *o, char **reterr) {
                         return -EBADMSG;
                 r = reach_walk(s, NULL, seen, &id, REACH_REVISION, collect, w);
                 if (r < 0)
-                        return fail(reterr, r, "cannot walk %s: %s", spec, strerror(-r));
+                        return reterr_printf(reterr, r, "cannot walk %s: %s", spec, strerror(-r));
         }
         w->walking = NULL;
         w->reterr = NULL;
@@ -419,7 +408,7 @@ static int plan_layout(ExportWriter *w, uint64_t split, char **reterr) {
         for (unsigned round = 0; round < 64; round++) {
                 char a[32], b[32], c[32];
                 if (overhead >= split)
-                        return fail(reterr, -EINVAL,
+                        return reterr_printf(reterr, -EINVAL,
                                     "--split %s is too small: every volume carries %s of header, manifest and object "
                                     "list",
                                     format_bytes(a, split), format_bytes(b, overhead));
@@ -434,7 +423,7 @@ static int plan_layout(ExportWriter *w, uint64_t split, char **reterr) {
                 for (size_t i = 0; i < w->n_entries; i++) {
                         uint64_t size = RECORD_HEADER_SIZE + (uint64_t) w->entries[i].loc.stored_size;
                         if (size > room)
-                                return fail(reterr, -EINVAL,
+                                return reterr_printf(reterr, -EINVAL,
                                             "--split %s is too small: object sha256:%s takes %s, and every volume "
                                             "also carries %s of header, manifest and object list",
                                             format_bytes(a, split), object_id_hex(&w->entries[i].id),
@@ -460,12 +449,12 @@ static int plan_layout(ExportWriter *w, uint64_t split, char **reterr) {
                         return 0;
                 overhead = overhead_of(w);
         }
-        return fail(reterr, -EINVAL, "cannot lay out volumes of %" PRIu64 " bytes", split);
+        return reterr_printf(reterr, -EINVAL, "cannot lay out volumes of %" PRIu64 " bytes", split);
 }
 
 int export_writer_new(Store *s, const ExportOptions *o, ExportWriter **ret, char **reterr) {
         if (o->n_revisions == 0)
-                return fail(reterr, -EINVAL, "nothing to export: name at least one revision");
+                return reterr_printf(reterr, -EINVAL, "nothing to export: name at least one revision");
         _cleanup_(export_writer_freep) ExportWriter *w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
@@ -483,7 +472,7 @@ int export_writer_new(Store *s, const ExportOptions *o, ExportWriter **ret, char
         if (r >= 0 && o->sign) {
                 r = signature_sign(o->sign, w->manifest, w->manifest_size, w->signature);
                 if (r < 0)
-                        return fail(reterr, r, "cannot sign the manifest: %s", strerror(-r));
+                        return reterr_printf(reterr, r, "cannot sign the manifest: %s", strerror(-r));
         }
         if (r < 0)
                 return r;
@@ -493,7 +482,7 @@ int export_writer_new(Store *s, const ExportOptions *o, ExportWriter **ret, char
                 if (i == 0 || w->entries[i].loc.pack != w->entries[i - 1].loc.pack) {
                         r = pack_set_fd(store_packs(s), w->entries[i].loc.pack);
                         if (r < 0)
-                                return fail(reterr, r, "cannot open pack %u: %s", w->entries[i].loc.pack,
+                                return reterr_printf(reterr, r, "cannot open pack %u: %s", w->entries[i].loc.pack,
                                             strerror(-r));
                 }
         *ret = TAKE_PTR(w);
@@ -550,12 +539,12 @@ static int check_record(const ExportEntry *e, const uint8_t *p, char **reterr) {
         if (r < 0 || !object_id_equal(&info.id, &e->id) || info.type != e->loc.type ||
             info.compression != e->loc.compression || info.stored_size != e->loc.stored_size ||
             info.raw_size != e->loc.raw_size)
-                return fail(reterr, -EBADMSG,
+                return reterr_printf(reterr, -EBADMSG,
                             "object sha256:%s: the record in pack %u at offset %" PRIu64
                             " is damaged or not what the catalog says (run isle fsck)",
                             object_id_hex(&e->id), e->loc.pack, e->loc.offset);
         if ((uint32_t) crc32(0, p + RECORD_HEADER_SIZE, info.stored_size) != info.payload_crc)
-                return fail(reterr, -EBADMSG,
+                return reterr_printf(reterr, -EBADMSG,
                             "object sha256:%s: its payload in pack %u at offset %" PRIu64
                             " is damaged (run isle fsck)",
                             object_id_hex(&e->id), e->loc.pack, e->loc.offset);
@@ -587,12 +576,12 @@ static int write_records(ExportWriter *w, const ExportVolume *vol, Out *o, char 
                         return r;
                 int fd = pack_set_fd(packs, e->loc.pack);
                 if (fd < 0)
-                        return fail(reterr, fd, "cannot open pack %u: %s", e->loc.pack, strerror(-fd));
+                        return reterr_printf(reterr, fd, "cannot open pack %u: %s", e->loc.pack, strerror(-fd));
                 ssize_t k = pread_full(fd, buf, run_bytes, e->loc.offset);
                 if (k < 0)
-                        return fail(reterr, (int) k, "cannot read pack %u: %s", e->loc.pack, strerror((int) -k));
+                        return reterr_printf(reterr, (int) k, "cannot read pack %u: %s", e->loc.pack, strerror((int) -k));
                 if ((uint64_t) k < run_bytes)
-                        return fail(reterr, -EBADMSG, "pack %u ends before object sha256:%s (run isle fsck)",
+                        return reterr_printf(reterr, -EBADMSG, "pack %u ends before object sha256:%s (run isle fsck)",
                                     e->loc.pack, object_id_hex(&e->id));
                 size_t off = 0;
                 for (uint64_t x = i; x < j; x++) {

@@ -4,13 +4,13 @@
 #include <dirent.h>
 #include <libgen.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "fileio.h"
 #include "importer.h"
 #include "refs.h"
+#include "reterr.h"
 
 typedef struct Walk {
         BlobWriter *writer;
@@ -18,18 +18,6 @@ typedef struct Walk {
         FileImportStats *stats;
         char **reterr;
 } Walk;
-
-static int fail(Walk *w, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(Walk *w, int r, const char *fmt, ...) {
-        if (w->reterr && !*w->reterr) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(w->reterr, fmt, ap) < 0)
-                        *w->reterr = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 static const char *file_type_name(mode_t m) {
         switch (m & S_IFMT) {
@@ -46,55 +34,55 @@ static const char *file_type_name(mode_t m) {
 static int import_at(Walk *w, int parent_fd, const char *name, const char *src, const char *dest) {
         struct stat st;
         if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return fail(w, -errno, "%s: %s", src, strerror(errno));
+                return reterr_printf(w->reterr, -errno, "%s: %s", src, strerror(errno));
 
         if (S_ISREG(st.st_mode)) {
                 _cleanup_close_ int fd = openat(parent_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
                 if (fd < 0)
-                        return fail(w, -errno, "%s: %s", src, strerror(errno));
+                        return reterr_printf(w->reterr, -errno, "%s: %s", src, strerror(errno));
                 ObjectId id;
                 uint64_t size;
                 int r = blob_writer_write_fd(w->writer, fd, &id, &size);
                 if (r < 0)
-                        return fail(w, r, "%s: %s", src, strerror(-r));
+                        return reterr_printf(w->reterr, r, "%s: %s", src, strerror(-r));
                 w->stats->files++;
                 w->stats->bytes += size;
                 import_progress(w->stats->bytes);
                 r = tree_builder_put(w->out, dest, TREE_ENTRY_FILE, st.st_mode & 07777, size, &id, TREE_PUT_REPLACE);
                 if (r < 0)
-                        return fail(w, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
+                        return reterr_printf(w->reterr, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
                 return 0;
         }
         if (S_ISLNK(st.st_mode)) {
                 char target[PATH_MAX + 1];
                 ssize_t n = readlinkat(parent_fd, name, target, sizeof target - 1);
                 if (n < 0)
-                        return fail(w, -errno, "%s: %s", src, strerror(errno));
+                        return reterr_printf(w->reterr, -errno, "%s: %s", src, strerror(errno));
                 ObjectId id;
                 int r = blob_writer_write_buffer(w->writer, target, (size_t) n, &id, NULL);
                 if (r < 0)
-                        return fail(w, r, "%s: %s", src, strerror(-r));
+                        return reterr_printf(w->reterr, r, "%s: %s", src, strerror(-r));
                 w->stats->symlinks++;
                 r = tree_builder_put(w->out, dest, TREE_ENTRY_SYMLINK, 0777, (uint64_t) n, &id, TREE_PUT_REPLACE);
                 if (r < 0)
-                        return fail(w, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
+                        return reterr_printf(w->reterr, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
                 return 0;
         }
         if (!S_ISDIR(st.st_mode))
-                return fail(w, -EINVAL, "%s: is %s; isle adds regular files, directories and symlinks", src,
+                return reterr_printf(w->reterr, -EINVAL, "%s: is %s; isle adds regular files, directories and symlinks", src,
                             file_type_name(st.st_mode));
 
         int r = tree_builder_mkdir(w->out, dest, st.st_mode & 07777);
         if (r < 0)
-                return fail(w, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
+                return reterr_printf(w->reterr, r, "%s: cannot place it at %s: %s", src, dest, strerror(-r));
         w->stats->dirs++;
         int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
-                return fail(w, -errno, "%s: %s", src, strerror(errno));
+                return reterr_printf(w->reterr, -errno, "%s: %s", src, strerror(errno));
         DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);
-                return fail(w, -errno, "%s: %s", src, strerror(errno));
+                return reterr_printf(w->reterr, -errno, "%s: %s", src, strerror(errno));
         }
         struct dirent *de;
         r = 0;
@@ -102,7 +90,7 @@ static int import_at(Walk *w, int parent_fd, const char *name, const char *src, 
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
                 if (strlen(de->d_name) > TREE_NAME_MAX) {
-                        r = fail(w, -ENAMETOOLONG, "%s/%s: name longer than %d bytes", src, de->d_name,
+                        r = reterr_printf(w->reterr, -ENAMETOOLONG, "%s/%s: name longer than %d bytes", src, de->d_name,
                                  TREE_NAME_MAX);
                         break;
                 }
@@ -116,7 +104,7 @@ static int import_at(Walk *w, int parent_fd, const char *name, const char *src, 
                         break;
         }
         if (r >= 0 && errno != 0)
-                r = fail(w, -errno, "%s: %s", src, strerror(errno));
+                r = reterr_printf(w->reterr, -errno, "%s: %s", src, strerror(errno));
         closedir(d);
         return r;
 }

@@ -35,18 +35,7 @@
 #include "image-source.h"
 #include "importer.h"
 #include "oci-layout.h"
-
-static int fail(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **reterr, int r, const char *fmt, ...) {
-        if (reterr && !*reterr) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
-        return r;
-}
+#include "reterr.h"
 
 /* SRC or SRC:TAG: the whole argument when it exists, else the part
  * before the first ':' that names something that exists. */
@@ -87,11 +76,11 @@ static int read_source(const char *arg, BlobWriter *w, json_t *found, uint64_t *
         else if (image_source_is_archive(src) && docker_archive_detect(src))
                 r = docker_archive_read(src, select, w, found, reterr);
         else if (image_source_is_archive(src))
-                r = fail(reterr, -EBADMSG, "%s: a tar archive, but neither an OCI archive (oci-layout, index.json) "
+                r = reterr_printf(reterr, -EBADMSG, "%s: a tar archive, but neither an OCI archive (oci-layout, index.json) "
                                            "nor a docker-archive (manifest.json)",
                          path);
         else
-                r = fail(reterr, -EBADMSG, "%s: not an OCI image layout (no oci-layout and index.json)", path);
+                r = reterr_printf(reterr, -EBADMSG, "%s: not an OCI image layout (no oci-layout and index.json)", path);
         *bytes += image_source_bytes(src);
         return r;
 }
@@ -113,7 +102,7 @@ static int name_image(const json_t *f, const ImageOptionsName *o, char **ret_rep
                 const char *why;
                 int r = image_reference_parse(name, &repo, &name_tag, &why);
                 if (r == -EINVAL && !o->repository)
-                        return fail(reterr, -EINVAL, "%s: image name '%s' is not a valid reference: %s", source, name,
+                        return reterr_printf(reterr, -EINVAL, "%s: image name '%s' is not a valid reference: %s", source, name,
                                     why);
                 if (r < 0 && r != -EINVAL)
                         return r;
@@ -124,15 +113,15 @@ static int name_image(const json_t *f, const ImageOptionsName *o, char **ret_rep
                 if (!repo)
                         return -ENOMEM;
         } else if (!repo && tag)
-                return fail(reterr, -EINVAL, "%s: image '%s' (%s) is named by a tag only; give --name REPO to say "
+                return reterr_printf(reterr, -EINVAL, "%s: image '%s' (%s) is named by a tag only; give --name REPO to say "
                                              "which repository it belongs to",
                             source, tag, digest);
         else if (!repo)
-                return fail(reterr, -EINVAL, "%s: image %s has no name; give --name REPO:TAG", source, digest);
+                return reterr_printf(reterr, -EINVAL, "%s: image %s has no name; give --name REPO:TAG", source, digest);
 
         const char *t = o->tag ? o->tag : name_tag ? name_tag : tag ? tag : "latest";
         if (!image_tag_valid(t))
-                return fail(reterr, -EINVAL, "%s: image %s: '%s' is not a valid tag", source, digest, t);
+                return reterr_printf(reterr, -EINVAL, "%s: image %s: '%s' is not a valid tag", source, digest, t);
         *ret_tag = strdup(t);
         if (!*ret_tag)
                 return -ENOMEM;
@@ -206,7 +195,7 @@ static int parse_name_option(const char *s, ImageOptionsName *o, char **reterr) 
         const char *why;
         int r = image_reference_parse(s, &o->repository, &o->tag, &why);
         if (r == -EINVAL)
-                return fail(reterr, r, "--name %s is not a valid image reference: %s", s, why);
+                return reterr_printf(reterr, r, "--name %s is not a valid image reference: %s", s, why);
         return r;
 }
 
@@ -229,7 +218,7 @@ static int place_images(StoreTxn *t, json_t *artifacts, json_t *found, const Ima
                         const char *pd = json_string_value(json_object_get(prev, "digest"));
                         if (strcmp(pd, digest) == 0)
                                 continue;
-                        return fail(reterr, -EINVAL, "%s:%s is given twice with different digests: %s (from %s) "
+                        return reterr_printf(reterr, -EINVAL, "%s:%s is given twice with different digests: %s (from %s) "
                                                      "and %s (from %s)",
                                     repo, tag, pd, json_string_value(json_object_get(prev, "source")), digest, source);
                 }
@@ -276,7 +265,7 @@ static int add_images(StoreTxn *t, json_t *artifacts, char **srcs, int n, const 
         for (int k = 0; r >= 0 && k < n; k++)
                 r = read_source(srcs[k], w, found, &bytes, reterr);
         if (r >= 0 && name.tag && json_array_size(found) != 1)
-                r = fail(reterr, -EINVAL, "--name %s gives a tag, so it names one image, but the sources hold %zu",
+                r = reterr_printf(reterr, -EINVAL, "--name %s gives a tag, so it names one image, but the sources hold %zu",
                          o->name, json_array_size(found));
         if (r >= 0)
                 r = place_images(t, artifacts, found, &name, added, reterr);
@@ -301,14 +290,14 @@ static int remove_images(json_t *artifacts, char **specs, int n, json_t *summary
                 const char *why;
                 r = image_reference_parse(specs[k], &repo, &tag, &why);
                 if (r == -EINVAL) {
-                        r = fail(reterr, r, "'%s' is not a valid image reference: %s", specs[k], why);
+                        r = reterr_printf(reterr, r, "'%s' is not a valid image reference: %s", specs[k], why);
                         break;
                 }
                 if (r < 0)
                         break;
                 ssize_t i = find_image(artifacts, repo, tag ? tag : "latest");
                 if (i < 0) {
-                        r = fail(reterr, -ENOENT, "no image %s:%s in the bundle", repo, tag ? tag : "latest");
+                        r = reterr_printf(reterr, -ENOENT, "no image %s:%s in the bundle", repo, tag ? tag : "latest");
                         break;
                 }
                 json_t *a = json_array_get(artifacts, (size_t) i);

@@ -8,6 +8,7 @@
 
 #include "fileio.h"
 #include "importer.h"
+#include "reterr.h"
 #include "tar-reader.h"
 
 #define READ_BUFFER (1u << 20)
@@ -18,18 +19,6 @@ struct ImageSource {
         TarReader *tar;         /* an archive source, or NULL */
         uint64_t bytes;
 };
-
-static int fail(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **reterr, int r, const char *fmt, ...) {
-        if (reterr && !*reterr) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 void image_blob_request_done(ImageBlobRequest *r) {
         free(r->name);
@@ -63,17 +52,17 @@ int image_source_open(const char *path, ImageSource **ret, char **reterr) {
                 return -ENOMEM;
         struct stat st;
         if (stat(path, &st) < 0)
-                return fail(reterr, -errno, "%s: %s", path, strerror(errno));
+                return reterr_printf(reterr, -errno, "%s: %s", path, strerror(errno));
         if (S_ISDIR(st.st_mode)) {
                 s->dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (s->dir_fd < 0)
-                        return fail(reterr, -errno, "%s: %s", path, strerror(errno));
+                        return reterr_printf(reterr, -errno, "%s: %s", path, strerror(errno));
         } else if (S_ISREG(st.st_mode)) {
                 int r = tar_reader_open(path, IMAGE_JSON_MAX, &s->tar, reterr);
                 if (r < 0)
                         return r;
         } else
-                return fail(reterr, -EINVAL, "%s: neither a directory (OCI layout) nor a file (tar archive)", path);
+                return reterr_printf(reterr, -EINVAL, "%s: neither a directory (OCI layout) nor a file (tar archive)", path);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -177,14 +166,14 @@ static int missing(ImageSource *s, const ImageBlobRequest *q, int r, char **rete
                         : r == -EXDEV  ? "a symlink leads outside the archive"
                                        : strerror(-r);
         if (q->check)
-                return fail(reterr, r == -ENOENT ? -ENOENT : -EBADMSG, "%s: blob sha256:%s (%s) is missing: %s (%s)",
+                return reterr_printf(reterr, r == -ENOENT ? -ENOENT : -EBADMSG, "%s: blob sha256:%s (%s) is missing: %s (%s)",
                             s->path, object_id_hex(&q->expected), q->what, q->name, why);
-        return fail(reterr, r == -ENOENT ? -ENOENT : -EBADMSG, "%s: %s (%s) is missing: %s", s->path, q->name,
+        return reterr_printf(reterr, r == -ENOENT ? -ENOENT : -EBADMSG, "%s: %s (%s) is missing: %s", s->path, q->name,
                     q->what, why);
 }
 
 static int size_mismatch(ImageSource *s, const ImageBlobRequest *q, uint64_t size, char **reterr) {
-        return fail(reterr, -EBADMSG, "%s: blob sha256:%s (%s) has %llu bytes, but %llu are claimed", s->path,
+        return reterr_printf(reterr, -EBADMSG, "%s: blob sha256:%s (%s) has %llu bytes, but %llu are claimed", s->path,
                     object_id_hex(&q->expected), q->what, (unsigned long long) size,
                     (unsigned long long) q->expected_size);
 }
@@ -195,12 +184,12 @@ static int finish(ImageSource *s, BlobWriter *w, ImageBlobRequest *q, const uint
         uint64_t size;
         int r = blob_writer_finish(w, &id, &size);
         if (r < 0)
-                return fail(reterr, r, "%s: %s: cannot store it: %s", s->path, q->name, strerror(-r));
+                return reterr_printf(reterr, r, "%s: %s: cannot store it: %s", s->path, q->name, strerror(-r));
         if (q->check && size != q->expected_size)
                 return size_mismatch(s, q, size, reterr);
         if (q->check && !object_id_equal(&id, &q->expected)) {
                 char want[OBJECT_ID_HEX_SIZE], got[OBJECT_ID_HEX_SIZE];
-                return fail(reterr, -EBADMSG, "%s: blob sha256:%s (%s): its bytes hash to sha256:%s", s->path,
+                return reterr_printf(reterr, -EBADMSG, "%s: blob sha256:%s (%s): its bytes hash to sha256:%s", s->path,
                             object_id_to_hex(&q->expected, want), q->what, object_id_to_hex(&id, got));
         }
         q->id = id;
@@ -217,7 +206,7 @@ static int store_buffer(ImageSource *s, BlobWriter *w, ImageBlobRequest *q, cons
                 return size_mismatch(s, q, n, reterr);
         int r = blob_writer_write(w, p, n);
         if (r < 0)
-                return fail(reterr, r, "%s: %s: cannot store it: %s", s->path, q->name, strerror(-r));
+                return reterr_printf(reterr, r, "%s: %s: cannot store it: %s", s->path, q->name, strerror(-r));
         s->bytes += n;
         import_progress(s->bytes);
         return finish(s, w, q, magic, reterr);
@@ -238,14 +227,14 @@ static int store_from_dir(ImageSource *s, BlobWriter *w, ImageBlobRequest *q, ui
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return fail(reterr, -errno, "%s: %s: %s", s->path, q->name, strerror(errno));
+                        return reterr_printf(reterr, -errno, "%s: %s: %s", s->path, q->name, strerror(errno));
                 if (n == 0)
                         break;
                 if (done < sizeof magic)
                         memcpy(magic + done, buf, MIN((size_t) n, sizeof magic - (size_t) done));
                 r = blob_writer_write(w, buf, (size_t) n);
                 if (r < 0)
-                        return fail(reterr, r, "%s: %s: cannot store it: %s", s->path, q->name, strerror(-r));
+                        return reterr_printf(reterr, r, "%s: %s: cannot store it: %s", s->path, q->name, strerror(-r));
                 done += (uint64_t) n;
                 s->bytes += (uint64_t) n;
                 import_progress(s->bytes);
@@ -286,7 +275,7 @@ static int tar_entry_store(size_t index, TarStream *ts, void *u) {
                         memcpy(magic + done, p->buf, MIN((size_t) n, sizeof magic - (size_t) done));
                 int r = blob_writer_write(p->w, p->buf, (size_t) n);
                 if (r < 0)
-                        return fail(p->reterr, r, "%s: %s: cannot store it: %s", s->path, first->name, strerror(-r));
+                        return reterr_printf(p->reterr, r, "%s: %s: cannot store it: %s", s->path, first->name, strerror(-r));
                 done += (uint64_t) n;
                 s->bytes += (uint64_t) n;
                 import_progress(s->bytes);
@@ -303,7 +292,7 @@ static int tar_entry_store(size_t index, TarStream *ts, void *u) {
                         return size_mismatch(s, q, first->size, p->reterr);
                 if (q->check && !object_id_equal(&q->expected, &first->id)) {
                         char want[OBJECT_ID_HEX_SIZE], got[OBJECT_ID_HEX_SIZE];
-                        return fail(p->reterr, -EBADMSG, "%s: blob sha256:%s (%s): its bytes hash to sha256:%s",
+                        return reterr_printf(p->reterr, -EBADMSG, "%s: blob sha256:%s (%s): its bytes hash to sha256:%s",
                                     s->path, object_id_to_hex(&q->expected, want), q->what,
                                     object_id_to_hex(&first->id, got));
                 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "tar-reader.h"
+#include "reterr.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -25,18 +26,6 @@ struct TarStream {
         bool failed;
 };
 
-static int fail(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **reterr, int r, const char *fmt, ...) {
-        if (reterr && !*reterr) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
-        return r;
-}
-
 /* libarchive's convention (ARCHIVE_OK/WARN/FATAL plus a message) turned
  * into ours: every failure of the archive itself is -EBADMSG, and the
  * message says what libarchive saw. */
@@ -44,12 +33,12 @@ static int archive_fail(char **reterr, struct archive *a, const char *path, cons
         const char *msg = archive_error_string(a);
         int e = archive_errno(a);
         if (e == ENOENT || e == EACCES || e == EISDIR)
-                return fail(reterr, -e, "%s: %s", path, strerror(e));
+                return reterr_printf(reterr, -e, "%s: %s", path, strerror(e));
         if (!msg)
                 msg = "damaged archive";
         if (strstr(msg, "Unrecognized archive format"))
-                return fail(reterr, -EBADMSG, "%s: not a tar archive (%s)", path, msg);
-        return fail(reterr, -EBADMSG, "%s: %s: %s", path, what, msg);
+                return reterr_printf(reterr, -EBADMSG, "%s: not a tar archive (%s)", path, msg);
+        return reterr_printf(reterr, -EBADMSG, "%s: %s: %s", path, what, msg);
 }
 
 /* Normalises an entry name: drops "./", empty and "." components and the
@@ -131,11 +120,11 @@ static int compare_by_name(const void *x, const void *y, void *u) {
 static int scan_entry(TarReader *t, struct archive *a, struct archive_entry *e, char **reterr) {
         const char *raw = archive_entry_pathname(e);
         if (!raw)
-                return fail(reterr, -EBADMSG, "%s: an entry has no name", t->path);
+                return reterr_printf(reterr, -EBADMSG, "%s: an entry has no name", t->path);
         TarEntry x = {};
         int r = normalise(raw, &x.name);
         if (r == -EINVAL)
-                return fail(reterr, -EBADMSG, "%s: tar entry '%s' points outside the archive (absolute path or '..')",
+                return reterr_printf(reterr, -EBADMSG, "%s: tar entry '%s' points outside the archive (absolute path or '..')",
                             t->path, raw);
         if (r < 0)
                 return r;
@@ -145,7 +134,7 @@ static int scan_entry(TarReader *t, struct archive *a, struct archive_entry *e, 
                 x.type = TAR_ENTRY_HARDLINK;
                 r = normalise(hard, &x.link);
                 if (r == -EINVAL) {
-                        r = fail(reterr, -EBADMSG, "%s: tar entry '%s' links to '%s', outside the archive", t->path,
+                        r = reterr_printf(reterr, -EBADMSG, "%s: tar entry '%s' links to '%s', outside the archive", t->path,
                                  raw, hard);
                         goto err;
                 }
@@ -155,7 +144,7 @@ static int scan_entry(TarReader *t, struct archive *a, struct archive_entry *e, 
                 x.type = TAR_ENTRY_FILE;
                 la_int64_t size = archive_entry_size(e);
                 if (size < 0) {
-                        r = fail(reterr, -EBADMSG, "%s: tar entry '%s' has a negative size", t->path, raw);
+                        r = reterr_printf(reterr, -EBADMSG, "%s: tar entry '%s' has a negative size", t->path, raw);
                         goto err;
                 }
                 x.size = (uint64_t) size;
@@ -185,7 +174,7 @@ static int scan_entry(TarReader *t, struct archive *a, struct archive_entry *e, 
                         t->kept += x.size;
                         if (t->kept > KEEP_TOTAL_MAX) {
                                 free(data);
-                                r = fail(reterr, -EFBIG, "%s: more than %llu MiB of JSON files", t->path,
+                                r = reterr_printf(reterr, -EFBIG, "%s: more than %llu MiB of JSON files", t->path,
                                          KEEP_TOTAL_MAX >> 20);
                                 goto err;
                         }
@@ -234,7 +223,7 @@ int tar_reader_open(const char *path, size_t keep_max, TarReader **ret, char **r
         if (r < 0)
                 return r;
         if (t->n_entries == 0)
-                return fail(reterr, -EBADMSG, "%s: not a tar archive (no entries)", path);
+                return reterr_printf(reterr, -EBADMSG, "%s: not a tar archive (no entries)", path);
 
         t->by_name = calloc(t->n_entries, sizeof *t->by_name);
         if (!t->by_name)
@@ -377,7 +366,7 @@ int tar_reader_stream(TarReader *t, const bool *wanted, TarEntryFn fn, void *use
                 int k = archive_read_next_header(a, &e);
                 if (k == ARCHIVE_EOF) {
                         if (i != t->n_entries)
-                                r = fail(reterr, -EBADMSG, "%s: the archive changed while it was read", t->path);
+                                r = reterr_printf(reterr, -EBADMSG, "%s: the archive changed while it was read", t->path);
                         break;
                 }
                 if (k < ARCHIVE_WARN) {
@@ -385,7 +374,7 @@ int tar_reader_stream(TarReader *t, const bool *wanted, TarEntryFn fn, void *use
                         break;
                 }
                 if (i >= t->n_entries) {
-                        r = fail(reterr, -EBADMSG, "%s: the archive changed while it was read", t->path);
+                        r = reterr_printf(reterr, -EBADMSG, "%s: the archive changed while it was read", t->path);
                         break;
                 }
                 if (!wanted[i])

@@ -13,6 +13,7 @@
 #include "pack-reader.h"
 #include "reach.h"
 #include "refs.h"
+#include "reterr.h"
 #include "transfer-format.h"
 
 #define READ_BUFFER_MIN (64u << 10)
@@ -91,18 +92,6 @@ struct TransferImport {
         Batch *batches;                 /* BATCHES of them */
         BlobTracker *tracker;           /* the hasher's while streaming, then the caller's */
 };
-
-static int fail(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **reterr, int r, const char *fmt, ...) {
-        if (reterr && !*reterr) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 static const ObjectId *list_id(const TransferImport *ti, uint64_t i) {
         return (const ObjectId *) (ti->list + i * TRANSFER_LIST_ENTRY_SIZE);
@@ -230,7 +219,7 @@ static int manifest_parse(TransferImport *ti, const Volume *v, const uint8_t *p,
         json_t *m = json_loadb((const char *) p, n, JSON_REJECT_DUPLICATES, &e);
         if (!json_is_object(m)) {
                 json_decref(m);
-                return fail(reterr, -EBADMSG, "%s: the manifest is not a JSON object", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s: the manifest is not a JSON object", v->name);
         }
         ti->manifest = m;
         const char *what = NULL;
@@ -267,7 +256,7 @@ static int manifest_parse(TransferImport *ti, const Volume *v, const uint8_t *p,
                                 what = "bases";
         }
         if (what)
-                return fail(reterr, -EBADMSG, "%s: the manifest is malformed (\"%s\")", v->name, what);
+                return reterr_printf(reterr, -EBADMSG, "%s: the manifest is malformed (\"%s\")", v->name, what);
 
         ti->revisions = json_object_get(m, "revisions");
         ti->bases = json_object_get(m, "bases");
@@ -284,38 +273,38 @@ static int manifest_parse(TransferImport *ti, const Volume *v, const uint8_t *p,
                 if (!json_is_uint(f) || !json_is_uint(c) || !json_is_uint(b) ||
                     (uint64_t) json_integer_value(f) != next ||
                     (uint64_t) json_integer_value(c) > ti->n_objects - next)
-                        return fail(reterr, -EBADMSG, "%s: the manifest is malformed (\"volumes\")", v->name);
+                        return reterr_printf(reterr, -EBADMSG, "%s: the manifest is malformed (\"volumes\")", v->name);
                 ti->slices[i] = (Slice) { next, (uint64_t) json_integer_value(c), (uint64_t) json_integer_value(b) };
                 next += ti->slices[i].count;
                 bytes += ti->slices[i].bytes;
         }
         if (next != ti->n_objects || bytes != (uint64_t) json_integer_value(json_object_get(m, "bytes")))
-                return fail(reterr, -EBADMSG, "%s: the manifest is malformed (\"volumes\")", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s: the manifest is malformed (\"volumes\")", v->name);
         return 0;
 }
 
 static int list_parse(TransferImport *ti, const Volume *v, const uint8_t *p, size_t n, char **reterr) {
         uint64_t raw = ti->n_objects * TRANSFER_LIST_ENTRY_SIZE;
         if (ZSTD_getFrameContentSize(p, n) != raw)
-                return fail(reterr, -EBADMSG, "%s: the object list does not hold the manifest's %" PRIu64 " objects",
+                return reterr_printf(reterr, -EBADMSG, "%s: the object list does not hold the manifest's %" PRIu64 " objects",
                             v->name, ti->n_objects);
         ti->list = malloc(raw ? raw : 1);
         if (!ti->list)
                 return -ENOMEM;
         size_t k = ZSTD_decompress(ti->list, raw, p, n);
         if (ZSTD_isError(k) || k != raw)
-                return fail(reterr, -EBADMSG, "%s: the object list does not decompress", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s: the object list does not decompress", v->name);
         for (uint32_t s = 0; s < ti->n_slices; s++) {
                 uint64_t bytes = 0;
                 for (uint64_t i = ti->slices[s].first; i < ti->slices[s].first + ti->slices[s].count; i++) {
                         uint32_t size = list_record_size(ti, i);
                         if (size < RECORD_HEADER_SIZE || size - RECORD_HEADER_SIZE > RECORD_PAYLOAD_MAX)
-                                return fail(reterr, -EBADMSG, "%s: the object list is malformed (record size)",
+                                return reterr_printf(reterr, -EBADMSG, "%s: the object list is malformed (record size)",
                                             v->name);
                         bytes += size;
                 }
                 if (bytes != ti->slices[s].bytes)
-                        return fail(reterr, -EBADMSG, "%s: the object list disagrees with the manifest on volume %u",
+                        return reterr_printf(reterr, -EBADMSG, "%s: the object list disagrees with the manifest on volume %u",
                                     v->name, s + 1);
         }
         return 0;
@@ -327,14 +316,14 @@ static int check_signature(TransferImport *ti, const Volume *v, const uint8_t *m
         if (!o->verify && o->n_required == 0)
                 return 0; /* nobody asked: the trailer still covers its bytes */
         if (sig_size == 0)
-                return o->verify ? fail(reterr, -EPERM, "%s is not signed (--verify %s was given)", v->name,
+                return o->verify ? reterr_printf(reterr, -EPERM, "%s is not signed (--verify %s was given)", v->name,
                                         o->verify_name)
-                                 : fail(reterr, -EPERM,
+                                 : reterr_printf(reterr, -EPERM,
                                         "%s is not signed, and this store requires signatures (isle config "
                                         "require-signature)",
                                         v->name);
         if (o->verify && signature_verify(o->verify, manifest, manifest_size, sig, sig_size) < 0)
-                return fail(reterr, -EPERM,
+                return reterr_printf(reterr, -EPERM,
                             "%s: the signature does not verify with %s: signed with another key, or the manifest "
                             "was altered",
                             v->name, o->verify_name);
@@ -343,7 +332,7 @@ static int check_signature(TransferImport *ti, const Volume *v, const uint8_t *m
                 for (size_t i = 0; i < o->n_required && !ok; i++)
                         ok = signature_verify(o->required[i], manifest, manifest_size, sig, sig_size) >= 0;
                 if (!ok)
-                        return fail(reterr, -EPERM,
+                        return reterr_printf(reterr, -EPERM,
                                     "%s: the signature does not verify with any key this store requires (isle config "
                                     "require-signature)",
                                     v->name);
@@ -365,26 +354,26 @@ static int header_read(Volume *v, HeaderInfo *h, char **reterr) {
         size_t avail = v->reader.len - v->reader.pos;
         if (q == TRUNCATED || memcmp(p, TRANSFER_MAGIC, MIN(avail, (size_t) 8)) != 0) {
                 if (avail < 8 || memcmp(p, TRANSFER_MAGIC, 8) != 0)
-                        return fail(reterr, -EBADMSG, "%s is not an isle export (no ISLEXFER header)", v->name);
-                return fail(reterr, -EBADMSG, "%s is truncated: it ends inside the header", v->name);
+                        return reterr_printf(reterr, -EBADMSG, "%s is not an isle export (no ISLEXFER header)", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s is truncated: it ends inside the header", v->name);
         }
         if (q < 0)
-                return fail(reterr, q, "cannot read %s: %s", v->name, strerror(-q));
+                return reterr_printf(reterr, q, "cannot read %s: %s", v->name, strerror(-q));
         /* Every version keeps the magic, the version and the header crc
          * where they are, so a newer volume is told from a damaged one. */
         if (le32_read(p + offsetof(TransferHeader, header_crc)) !=
             (uint32_t) crc32(0, p, offsetof(TransferHeader, header_crc)))
-                return fail(reterr, -EBADMSG, "%s: the header is damaged (checksum mismatch)", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s: the header is damaged (checksum mismatch)", v->name);
         h->version = le32_read(p + offsetof(TransferHeader, version));
         if (h->version > TRANSFER_VERSION)
-                return fail(reterr, -EPROTONOSUPPORT,
+                return reterr_printf(reterr, -EPROTONOSUPPORT,
                             "%s was made by a newer isle (transfer format version %u; this isle reads version %u)",
                             v->name, h->version, TRANSFER_VERSION);
         h->features = le32_read(p + offsetof(TransferHeader, features));
         if (h->version != TRANSFER_VERSION)
-                return fail(reterr, -EBADMSG, "%s: the header is damaged (version %u)", v->name, h->version);
+                return reterr_printf(reterr, -EBADMSG, "%s: the header is damaged (version %u)", v->name, h->version);
         if (h->features & ~TRANSFER_FEATURES_KNOWN)
-                return fail(reterr, -EPROTONOSUPPORT,
+                return reterr_printf(reterr, -EPROTONOSUPPORT,
                             "%s was made by a newer isle: it needs features this isle lacks (0x%x)", v->name,
                             h->features & ~TRANSFER_FEATURES_KNOWN);
         h->volume = le32_read(p + offsetof(TransferHeader, volume));
@@ -404,7 +393,7 @@ static int header_read(Volume *v, HeaderInfo *h, char **reterr) {
             (h->signature_size == 0 && h->signature_crc != 0) ||
             h->list_size > ZSTD_compressBound(TRANSFER_OBJECTS_MAX * TRANSFER_LIST_ENTRY_SIZE) ||
             memcmp(p + offsetof(TransferHeader, reserved), zero, sizeof zero) != 0)
-                return fail(reterr, -EBADMSG, "%s: the header is damaged (impossible values)", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s: the header is damaged (impossible values)", v->name);
         const uint8_t *dummy;
         return reader_take(&v->reader, TRANSFER_HEADER_SIZE, true, &dummy);
 }
@@ -412,9 +401,9 @@ static int header_read(Volume *v, HeaderInfo *h, char **reterr) {
 static int take(Volume *v, size_t n, const uint8_t **ret, const char *what, char **reterr) {
         int q = reader_take(&v->reader, n, true, ret);
         if (q == TRUNCATED)
-                return fail(reterr, -EBADMSG, "%s is truncated: it ends inside the %s", v->name, what);
+                return reterr_printf(reterr, -EBADMSG, "%s is truncated: it ends inside the %s", v->name, what);
         if (q < 0)
-                return fail(reterr, q, "cannot read %s: %s", v->name, strerror(-q));
+                return reterr_printf(reterr, q, "cannot read %s: %s", v->name, strerror(-q));
         return 0;
 }
 
@@ -434,7 +423,7 @@ int transfer_import_add(TransferImport *ti, int fd, const char *name, char **ret
                 return r;
         char a[OBJECT_ID_HEX_SIZE], b[OBJECT_ID_HEX_SIZE];
         if (!first && !object_id_equal(&h.export_id, &ti->export_id))
-                return fail(reterr, -EXDEV, "%s belongs to another export (%.12s) than %s (%.12s)", v->name,
+                return reterr_printf(reterr, -EXDEV, "%s belongs to another export (%.12s) than %s (%.12s)", v->name,
                             object_id_to_hex(&h.export_id, a), ti->volumes[0].name,
                             object_id_to_hex(&ti->export_id, b));
 
@@ -445,7 +434,7 @@ int transfer_import_add(TransferImport *ti, int fd, const char *name, char **ret
         ObjectId got;
         object_id_hash(p, h.manifest_size, &got);
         if (!object_id_equal(&got, &h.export_id))
-                return fail(reterr, -EBADMSG, "%s: the manifest is damaged (it does not hash to the export id)",
+                return reterr_printf(reterr, -EBADMSG, "%s: the manifest is damaged (it does not hash to the export id)",
                             v->name);
         /* The manifest stays in the reader's buffer until the next take. */
         _cleanup_free_ uint8_t *manifest = memdup(p, h.manifest_size);
@@ -459,7 +448,7 @@ int transfer_import_add(TransferImport *ti, int fd, const char *name, char **ret
         }
         const Slice *s = &ti->slices[h.volume - 1];
         if (h.volumes != ti->n_slices || h.first != s->first || h.count != s->count || h.record_bytes != s->bytes)
-                return fail(reterr, -EBADMSG, "%s: the header disagrees with the manifest about volume %u", v->name,
+                return reterr_printf(reterr, -EBADMSG, "%s: the header disagrees with the manifest about volume %u", v->name,
                             h.volume);
         v->index = h.volume;
         v->first = h.first;
@@ -472,7 +461,7 @@ int transfer_import_add(TransferImport *ti, int fd, const char *name, char **ret
         if (r < 0)
                 return r;
         if (h.signature_size && (uint32_t) crc32(0, p, h.signature_size) != h.signature_crc)
-                return fail(reterr, -EBADMSG, "%s: the signature is damaged (checksum mismatch)", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s: the signature is damaged (checksum mismatch)", v->name);
         r = check_signature(ti, v, manifest, h.manifest_size, p, h.signature_size, reterr);
         if (r < 0)
                 return r;
@@ -482,7 +471,7 @@ int transfer_import_add(TransferImport *ti, int fd, const char *name, char **ret
                 return r;
         object_id_hash(p, h.list_size, &got);
         if (!object_id_equal(&got, &ti->list_hash))
-                return fail(reterr, -EBADMSG, "%s: the object list is damaged (it does not hash to the manifest's "
+                return reterr_printf(reterr, -EBADMSG, "%s: the object list is damaged (it does not hash to the manifest's "
                             "list hash)", v->name);
         if (first) {
                 r = list_parse(ti, v, p, h.list_size, reterr);
@@ -653,7 +642,7 @@ static int check_revisions(TransferImport *ti, CatalogTxn *c, char **reterr) {
                 if (r < 0)
                         return r;
                 if (!object_id_equal(&want, &have))
-                        return fail(reterr, -EEXIST,
+                        return reterr_printf(reterr, -EEXIST,
                                     "%s already exists in this store with other content (record %.12s; the "
                                     "export's is %.12s)",
                                     spec_of(e, spec), object_id_to_hex(&have, a), object_id_to_hex(&want, b));
@@ -671,13 +660,13 @@ static int check_bases(TransferImport *ti, CatalogTxn *c, char **reterr) {
                 int r = catalog_get_revision(c, json_string_value(json_object_get(e, "bundle")),
                                              (uint32_t) json_integer_value(json_object_get(e, "revision")), &have);
                 if (r == -ENOENT)
-                        return fail(reterr, -ENOENT,
+                        return reterr_printf(reterr, -ENOENT,
                                     "missing base revision %s (export made with --since %s); import that first",
                                     spec_of(e, spec), spec);
                 if (r < 0)
                         return r;
                 if (!object_id_equal(&want, &have))
-                        return fail(reterr, -ENOENT,
+                        return reterr_printf(reterr, -ENOENT,
                                     "base revision %s in this store is not the one the export was made against "
                                     "(--since %s on another store?)",
                                     spec_of(e, spec), spec);
@@ -713,11 +702,11 @@ static int check_space(TransferImport *ti, CatalogTxn *c, char **reterr) {
                 return -ENOMEM;
         struct statvfs st;
         if (statvfs(packs, &st) < 0)
-                return fail(reterr, -errno, "cannot check the free space of %s: %s", packs, strerror(errno));
+                return reterr_printf(reterr, -errno, "cannot check the free space of %s: %s", packs, strerror(errno));
         uint64_t avail = (uint64_t) st.f_bavail * st.f_frsize;
         char a[32], b[32];
         if (need > avail)
-                return fail(reterr, -ENOSPC,
+                return reterr_printf(reterr, -ENOSPC,
                             "not enough disk space in %s: the import adds %" PRIu64 " objects of %s, and only %s "
                             "is free",
                             store_path(ti->store), objects, format_bytes(a, need), format_bytes(b, avail));
@@ -993,9 +982,9 @@ static int reader_copy(Reader *r, void *dst, size_t n, bool hash) {
 
 static int read_failed(const Volume *v, int r, uint64_t k, char **reterr) {
         if (r == TRUNCATED)
-                return fail(reterr, -EBADMSG, "%s is truncated: it ends inside object %" PRIu64 " of %" PRIu64,
+                return reterr_printf(reterr, -EBADMSG, "%s is truncated: it ends inside object %" PRIu64 " of %" PRIu64,
                             v->name, k + 1, v->count);
-        return fail(reterr, r, "cannot read %s: %s", v->name, strerror(-r));
+        return reterr_printf(reterr, r, "cannot read %s: %s", v->name, strerror(-r));
 }
 
 /* Reads the next records of v into b (about BATCH_BYTES), checking each
@@ -1022,22 +1011,22 @@ static int batch_fill(TransferImport *ti, StoreTxn *t, Volume *v, Batch *b, uint
                         return read_failed(v, r, k, reterr);
                 RecordInfo info;
                 if (record_header_decode(h, &info) < 0)
-                        return fail(reterr, -EBADMSG,
+                        return reterr_printf(reterr, -EBADMSG,
                                     "%s: object %" PRIu64 " of %" PRIu64 " (at byte %" PRIu64
                                     "): its record header is damaged",
                                     v->name, k + 1, v->count, at);
                 if (!object_id_equal(&info.id, want))
-                        return fail(reterr, -EBADMSG,
+                        return reterr_printf(reterr, -EBADMSG,
                                     "%s: objects reordered or duplicated: object %" PRIu64
                                     " is sha256:%.12s where the object list has sha256:%.12s",
                                     v->name, k + 1, object_id_to_hex(&info.id, a), object_id_to_hex(want, c));
                 if (RECORD_HEADER_SIZE + info.stored_size != size)
-                        return fail(reterr, -EBADMSG,
+                        return reterr_printf(reterr, -EBADMSG,
                                     "%s: object %" PRIu64 " (sha256:%.12s) is damaged: its size is not the one in "
                                     "the object list",
                                     v->name, k + 1, object_id_to_hex(want, a));
                 if (info.type == OBJECT_STATE)
-                        return fail(reterr, -EBADMSG,
+                        return reterr_printf(reterr, -EBADMSG,
                                     "%s: object %" PRIu64 " is a store STATE record, which never travels", v->name,
                                     k + 1);
                 r = reader_copy(&v->reader, h + RECORD_HEADER_SIZE, info.stored_size, false);
@@ -1065,9 +1054,9 @@ static int batch_append(TransferImport *ti, StoreTxn *t, const Volume *v, Batch 
         if (verified < 0) {
                 const BatchRecord *rec = &b->recs[b->bad];
                 if (verified != -EBADMSG)
-                        return fail(reterr, verified, "cannot verify object sha256:%s: %s",
+                        return reterr_printf(reterr, verified, "cannot verify object sha256:%s: %s",
                                     object_id_to_hex(&rec->info.id, a), strerror(-verified));
-                return fail(reterr, -EBADMSG,
+                return reterr_printf(reterr, -EBADMSG,
                             "%s: object %" PRIu64 " of %" PRIu64 " (sha256:%.12s, a %s) is damaged: its payload "
                             "does not match its checksum or id",
                             v->name, b->first + b->bad + 1, v->count, object_id_to_hex(&rec->info.id, a),
@@ -1093,13 +1082,13 @@ static int batch_append(TransferImport *ti, StoreTxn *t, const Volume *v, Batch 
                         size_t n;
                         r = recipe_parse(content, info->raw_size, &total, &chunks, &n);
                         if (r == -EBADMSG)
-                                return fail(reterr, r, "%s: object %" PRIu64 " (sha256:%.12s) is not a valid recipe",
+                                return reterr_printf(reterr, r, "%s: object %" PRIu64 " (sha256:%.12s) is not a valid recipe",
                                             v->name, b->first + i + 1, object_id_to_hex(&info->id, a));
                         if (r >= 0)
                                 r = store_txn_put_recipe(t, &info->id, total, chunks, n);
                 }
                 if (r < 0)
-                        return fail(reterr, r, "cannot stage object sha256:%s: %s", object_id_to_hex(&info->id, a),
+                        return reterr_printf(reterr, r, "cannot stage object sha256:%s: %s", object_id_to_hex(&info->id, a),
                                     strerror(-r));
         }
         return 0;
@@ -1262,23 +1251,23 @@ static int stream_volume(TransferImport *ti, StoreTxn *t, Volume *v, uint64_t *d
         const uint8_t *p;
         r = reader_take(rd, TRANSFER_TRAILER_SIZE, false, &p);
         if (r == TRUNCATED)
-                return fail(reterr, -EBADMSG, "%s is truncated: the trailer is missing", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s is truncated: the trailer is missing", v->name);
         if (r < 0)
-                return fail(reterr, r, "cannot read %s: %s", v->name, strerror(-r));
+                return reterr_printf(reterr, r, "cannot read %s: %s", v->name, strerror(-r));
         if (memcmp(p, TRANSFER_TRAILER_MAGIC, 8) != 0 ||
             le64_read(p + offsetof(TransferTrailer, records)) != v->count ||
             le64_read(p + offsetof(TransferTrailer, record_bytes)) != v->record_bytes)
-                return fail(reterr, -EBADMSG, "%s: the trailer is damaged", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s: the trailer is damaged", v->name);
         if (memcmp(p + offsetof(TransferTrailer, sha256), digest.bytes, OBJECT_ID_SIZE) != 0)
-                return fail(reterr, -EBADMSG,
+                return reterr_printf(reterr, -EBADMSG,
                             "%s: the trailer hash does not match the volume: the trailer, or bytes no other check "
                             "covers, are damaged",
                             v->name);
         r = reader_fill(rd, 1);
         if (r == 0)
-                return fail(reterr, -EBADMSG, "%s: unexpected bytes after the trailer", v->name);
+                return reterr_printf(reterr, -EBADMSG, "%s: unexpected bytes after the trailer", v->name);
         if (r != TRUNCATED)
-                return fail(reterr, r, "cannot read %s: %s", v->name, strerror(-r));
+                return reterr_printf(reterr, r, "cannot read %s: %s", v->name, strerror(-r));
         /* Done with it; many volumes may be given at once. */
         free(rd->buf);
         rd->buf = NULL;
@@ -1330,11 +1319,11 @@ static int recipe_job_finish(TransferImport *ti, RecipeJob *rj, char **reterr) {
         rj->locs = NULL;
         rj->chunks = NULL;
         if (r == -EBADMSG)
-                return fail(reterr, r,
+                return reterr_printf(reterr, r,
                             "blob sha256:%s: its chunks do not hash to its id: the export is damaged or forged",
                             object_id_to_hex(&rj->id, a));
         if (r < 0)
-                return fail(reterr, r, "blob sha256:%s: cannot read its chunks: %s", object_id_to_hex(&rj->id, a),
+                return reterr_printf(reterr, r, "blob sha256:%s: cannot read its chunks: %s", object_id_to_hex(&rj->id, a),
                             strerror(-r));
         return 0;
 }
@@ -1352,7 +1341,7 @@ static int recipe_job_prepare(TransferImport *ti, StoreTxn *t, const ObjectId *i
         if (r >= 0)
                 r = recipe_parse(buf, n, &total, &rj->chunks, &rj->n);
         if (r < 0)
-                return fail(reterr, r, "blob sha256:%s: cannot read its recipe: %s", object_id_to_hex(id, a),
+                return reterr_printf(reterr, r, "blob sha256:%s: cannot read its recipe: %s", object_id_to_hex(id, a),
                             strerror(-r));
         rj->locs = calloc(rj->n, sizeof *rj->locs);
         if (!rj->locs)
@@ -1360,14 +1349,14 @@ static int recipe_job_prepare(TransferImport *ti, StoreTxn *t, const ObjectId *i
         for (size_t k = 0; k < rj->n; k++) {
                 r = catalog_get_object(c, &rj->chunks[k].id, &rj->locs[k]);
                 if (r == -ENOENT)
-                        return fail(reterr, -EBADMSG,
+                        return reterr_printf(reterr, -EBADMSG,
                                     "blob sha256:%.12s needs chunk sha256:%.12s, which is neither in the export nor "
                                     "in this store",
                                     object_id_to_hex(id, a), object_id_to_hex(&rj->chunks[k].id, b));
                 if (r < 0)
                         return r;
                 if (!object_type_is_literal(rj->locs[k].type) || rj->locs[k].raw_size != rj->chunks[k].size)
-                        return fail(reterr, -EBADMSG, "blob sha256:%.12s: chunk sha256:%.12s is not what it names",
+                        return reterr_printf(reterr, -EBADMSG, "blob sha256:%.12s: chunk sha256:%.12s is not what it names",
                                     object_id_to_hex(id, a), object_id_to_hex(&rj->chunks[k].id, b));
         }
         rj->id = *id;
@@ -1383,7 +1372,7 @@ static int verify_recipes(TransferImport *ti, StoreTxn *t, char **reterr) {
                 return r;
         char a[OBJECT_ID_HEX_SIZE];
         if (ti->tracker && ti->tracker->failed)
-                return fail(reterr, -EBADMSG,
+                return reterr_printf(reterr, -EBADMSG,
                             "blob sha256:%s: its chunks do not hash to its id: the export is damaged or forged",
                             object_id_to_hex(&ti->tracker->bad, a));
         RecipeJob jobs[RECIPE_JOBS] = {};
@@ -1428,11 +1417,11 @@ static int closure_fn(const ObjectId *id, ReachKind kind, const ObjectLocation *
                       const char *detail _unused_, void *u) {
         Closure *c = u;
         if (error == REACH_MISSING)
-                return fail(c->reterr, -EBADMSG,
+                return reterr_printf(c->reterr, -EBADMSG,
                             "%s needs %s sha256:%s, which is neither in the export nor in this store", c->spec,
                             reach_kind_to_string(kind), object_id_hex(id));
         if (error != REACH_OK)
-                return fail(c->reterr, -EBADMSG, "%s needs %s sha256:%s, which is damaged", c->spec,
+                return reterr_printf(c->reterr, -EBADMSG, "%s needs %s sha256:%s, which is damaged", c->spec,
                             reach_kind_to_string(kind), object_id_hex(id));
         return 0;
 }
@@ -1459,14 +1448,14 @@ static int put_revisions(TransferImport *ti, StoreTxn *t, char **reterr) {
                 json_t *rec;
                 r = refs_read_record(s, &id, "revision", &rec);
                 if (r < 0)
-                        return fail(reterr, -EBADMSG, "the record of %s is missing or damaged", spec);
+                        return reterr_printf(reterr, -EBADMSG, "the record of %s is missing or damaged", spec);
                 ObjectId rec_root;
                 bool same = json_equal(json_object_get(rec, "bundle"), json_object_get(e, "bundle")) &&
                             json_equal(json_object_get(rec, "revision"), json_object_get(e, "revision")) &&
                             json_get_id(rec, "root", &rec_root) >= 0 && object_id_equal(&rec_root, &root);
                 json_decref(rec);
                 if (!same)
-                        return fail(reterr, -EBADMSG, "the record of %s does not match the manifest", spec);
+                        return reterr_printf(reterr, -EBADMSG, "the record of %s does not match the manifest", spec);
 
                 Closure cl = { spec, reterr };
                 r = reach_walk(s, NULL, seen, &id, REACH_REVISION, closure_fn, &cl);
@@ -1478,7 +1467,7 @@ static int put_revisions(TransferImport *ti, StoreTxn *t, char **reterr) {
                 if (r == -ENOENT)
                         r = catalog_put_revision(c, bundle, rev, &id);
                 else if (r >= 0 && !object_id_equal(&have, &id))
-                        return fail(reterr, -EEXIST, "%s already exists in this store with other content", spec);
+                        return reterr_printf(reterr, -EEXIST, "%s already exists in this store with other content", spec);
                 if (r < 0)
                         return r;
         }
@@ -1548,7 +1537,7 @@ int transfer_import_run(TransferImport *ti, TransferImportResult *ret, char **re
                 r = pending_read(s, c, &pending);
         if (r < 0) {
                 transfer_import_result_done(&res);
-                return fail(reterr, r, "cannot read the catalog: %s", strerror(-r));
+                return reterr_printf(reterr, r, "cannot read the catalog: %s", strerror(-r));
         }
         bool was_pending = pending_find(pending, &ti->export_id) >= 0;
         r = check_revisions(ti, c, reterr);
@@ -1571,7 +1560,7 @@ int transfer_import_run(TransferImport *ti, TransferImportResult *ret, char **re
         r = store_begin(s, &t);
         if (r < 0) {
                 transfer_import_result_done(&res);
-                return fail(reterr, r, "cannot start a transaction: %s", strerror(-r));
+                return reterr_printf(reterr, r, "cannot start a transaction: %s", strerror(-r));
         }
         uint64_t total = 0, done = 0;
         for (size_t i = 0; i < ti->n_volumes; i++)
@@ -1610,11 +1599,11 @@ int transfer_import_run(TransferImport *ti, TransferImportResult *ret, char **re
         if (r >= 0) {
                 r = store_txn_commit(TAKE_PTR(t));
                 if (r < 0)
-                        fail(reterr, r, "cannot commit to the store: %s", strerror(-r));
+                        reterr_printf(reterr, r, "cannot commit to the store: %s", strerror(-r));
         }
         if (r < 0) {
                 transfer_import_result_done(&res);
-                return fail(reterr, r, "%s", strerror(-r));
+                return reterr_printf(reterr, r, "%s", strerror(-r));
         }
         *ret = res;
         return 0;

@@ -19,9 +19,10 @@ struct PackWriter {
         uint64_t end;           /* its length */
         uint64_t sequence;
 
-        /* What a rollback restores: the pack and length at the last sync. */
-        uint32_t synced_pack;
-        uint64_t synced_end;
+        /* What a rollback restores: the pack and length the catalog last
+         * committed (pack_writer_committed()). */
+        uint32_t committed_pack;
+        uint64_t committed_end;
         /* Packs fully written since the last sync, still to be fsync()ed. */
         int *unsynced_fds;
         size_t n_unsynced, allocated_unsynced;
@@ -41,7 +42,7 @@ static int pack_create(PackWriter *w, uint32_t pack) {
         _cleanup_free_ char *path = pack_path(w->dir, pack);
         if (!path)
                 return -ENOMEM;
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 return -errno;
         PackHeader h = { .magic = PACK_MAGIC, .version = htole32(PACK_VERSION), .features = 0 };
@@ -74,8 +75,8 @@ int pack_writer_open(const char *dir, uint32_t pack, uint64_t end, uint64_t sequ
                 if (r < 0)
                         return r;
                 /* Nothing of this pack is committed: a rollback removes it. */
-                w->synced_pack = pack;
-                w->synced_end = 0;
+                w->committed_pack = pack;
+                w->committed_end = 0;
         } else {
                 _cleanup_free_ char *path = pack_path(dir, pack);
                 if (!path)
@@ -93,8 +94,8 @@ int pack_writer_open(const char *dir, uint32_t pack, uint64_t end, uint64_t sequ
                 w->pack = pack;
                 w->end = end;
                 w->flushed = end;
-                w->synced_pack = pack;
-                w->synced_end = end;
+                w->committed_pack = pack;
+                w->committed_end = end;
         }
         if (lseek(w->fd, (off_t) w->end, SEEK_SET) < 0)
                 return -errno;
@@ -102,27 +103,27 @@ int pack_writer_open(const char *dir, uint32_t pack, uint64_t end, uint64_t sequ
         return 0;
 }
 
-/* Undoes everything since the last sync: removes packs created after it and
+/* Undoes everything since the last commit: removes packs created after it and
  * cuts the synced pack back to its synced length. */
 static void pack_writer_rollback(PackWriter *w) {
-        for (uint32_t p = w->pack; p > w->synced_pack; p--) {
+        for (uint32_t p = w->pack; p > w->committed_pack; p--) {
                 _cleanup_free_ char *path = pack_path(w->dir, p);
                 if (path)
                         unlink(path);
         }
-        _cleanup_free_ char *path = pack_path(w->dir, w->synced_pack);
+        _cleanup_free_ char *path = pack_path(w->dir, w->committed_pack);
         if (!path)
                 return;
-        if (w->synced_end < PACK_HEADER_SIZE)
+        if (w->committed_end < PACK_HEADER_SIZE)
                 unlink(path);
         else
-                (void) truncate(path, (off_t) w->synced_end);
+                (void) truncate(path, (off_t) w->committed_end);
 }
 
 PackWriter *pack_writer_free(PackWriter *w) {
         if (!w)
                 return NULL;
-        if (w->dir && (w->pack != w->synced_pack || w->end != w->synced_end))
+        if (w->dir && (w->pack != w->committed_pack || w->end != w->committed_end))
                 pack_writer_rollback(w);
         for (size_t i = 0; i < w->n_unsynced; i++)
                 close(w->unsynced_fds[i]);
@@ -229,9 +230,12 @@ int pack_writer_sync(PackWriter *w) {
                 close(w->unsynced_fds[i]);
         w->n_unsynced = 0;
         w->created = false;
-        w->synced_pack = w->pack;
-        w->synced_end = w->end;
         return 0;
+}
+
+void pack_writer_committed(PackWriter *w) {
+        w->committed_pack = w->pack;
+        w->committed_end = w->end;
 }
 
 uint32_t pack_writer_pack(const PackWriter *w) {

@@ -25,10 +25,10 @@ typedef struct PackWriter PackWriter;
  * recreates an uncommitted one). `sequence` is stamped into every record. */
 int pack_writer_open(const char *dir, uint32_t pack, uint64_t end, uint64_t sequence, PackWriter **ret);
 
-/* Closes without syncing. Records appended since the last sync are cut off
- * again (the pack is truncated to where this writer started, and packs it
- * created are removed) unless pack_writer_sync() made them durable: an
- * aborted transaction leaves the packs as they were. */
+/* Closes. Records appended since the last pack_writer_committed() are cut
+ * off again (the pack is truncated to that point and packs created since
+ * are removed), whether or not they were synced: a transaction that did
+ * not commit leaves the packs as they were. */
 PackWriter *pack_writer_free(PackWriter *w);
 DEFINE_FREEP(PackWriter, pack_writer_free)
 
@@ -40,9 +40,11 @@ int pack_writer_append(PackWriter *w, uint8_t type, const ObjectId *id, PackComp
                        ObjectLocation *ret);
 
 /* fsync()s every pack written since the last sync (and the directory when a
- * pack was created). After it returns, the records are durable and the
- * writer's start point moves to the current end. */
+ * pack was created). After it returns, the records are durable. */
 int pack_writer_sync(PackWriter *w);
+/* Says that the catalog now references everything appended so far: a later
+ * free no longer cuts it off. Call after the catalog commit succeeded. */
+void pack_writer_committed(PackWriter *w);
 
 /* The pack and length to record in the catalog after a sync. */
 uint32_t pack_writer_pack(const PackWriter *w);

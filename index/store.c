@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include "compressor.h"
 #include "fileio.h"
 #include "pack-writer.h"
@@ -618,6 +619,42 @@ static int txn_record_pack_end(StoreTxn *t) {
         return r;
 }
 
+/* Bytes free on the filesystem holding the index. */
+static int index_free_bytes(Store *s, uint64_t *ret) {
+        _cleanup_free_ char *index = path_join(s->path, "index");
+        struct statvfs st;
+        if (!index)
+                return -ENOMEM;
+        if (statvfs(index, &st) < 0)
+                return -errno;
+        *ret = (uint64_t) st.f_bavail * st.f_frsize;
+        return 0;
+}
+
+/* LMDB writes a transaction's pages only at commit, and a commit that
+ * runs out of space fails after the packs were made durable. Refusing
+ * beforehand, while aborting still leaves every file as it was, is the
+ * only way a full disk changes nothing. The estimate is generous: every
+ * put may dirty a leaf and a branch page, bounded by the whole index plus
+ * the new entries, plus room for LMDB's own bookkeeping. */
+static int txn_check_index_space(StoreTxn *t) {
+        uint64_t free_bytes, index_bytes = 0;
+        if (index_free_bytes(t->store, &free_bytes) < 0)
+                return 0; /* cannot tell: let the commit say */
+        (void) catalog_size(t->store->catalog, &index_bytes);
+        uint64_t puts = t->objects_since_checkpoint + 16;
+        uint64_t need = MIN(puts * 2 * 4096, index_bytes + puts * 256) + (64u << 10);
+        return free_bytes < need ? -ENOSPC : 0;
+}
+
+/* LMDB turns a short write on a full disk into EIO; say what happened. */
+static int commit_error(StoreTxn *t, int r) {
+        uint64_t free_bytes;
+        if (r == -EIO && index_free_bytes(t->store, &free_bytes) >= 0 && free_bytes < (1u << 20))
+                return -ENOSPC;
+        return r;
+}
+
 int store_txn_checkpoint(StoreTxn *t) {
         int r = pack_writer_sync(t->writer);
         if (r < 0)
@@ -628,7 +665,8 @@ int store_txn_checkpoint(StoreTxn *t) {
         r = catalog_commit(t->catalog);
         t->catalog = NULL;
         if (r < 0)
-                return r;
+                return commit_error(t, r);
+        pack_writer_committed(t->writer);
         t->objects_since_checkpoint = 0;
         return catalog_begin(t->store->catalog, true, &t->catalog);
 }
@@ -682,6 +720,8 @@ static int txn_write_state(StoreTxn *t) {
 int store_txn_commit(StoreTxn *t) {
         int r = txn_write_state(t);
         if (r >= 0)
+                r = txn_check_index_space(t);
+        if (r >= 0)
                 r = pack_writer_sync(t->writer);
         if (r >= 0)
                 r = txn_record_pack_end(t);
@@ -693,6 +733,10 @@ int store_txn_commit(StoreTxn *t) {
          * becomes visible. */
         r = catalog_commit(t->catalog);
         t->catalog = NULL;
-        store_txn_abort(t);
+        if (r >= 0)
+                pack_writer_committed(t->writer);
+        else
+                r = commit_error(t, r);
+        store_txn_abort(t); /* cuts the packs back when the commit failed */
         return r;
 }

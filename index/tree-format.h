@@ -10,7 +10,8 @@
  *     le64 size  id[32]  name bytes (no NUL)
  *
  * kind: 1 file (id = blob id, size = file size), 2 directory (id = tree id,
- * size = sum of file sizes below), 3 symlink (id = blob holding the target,
+ * size = sum of the sizes of the entries below: file sizes and
+ * symlink target lengths), 3 symlink (id = blob holding the target,
  * size = target length). mode: permission bits only (07777). Names are
  * 1..255 bytes, with no '/' or NUL, and never "." or "..". */
 

@@ -197,7 +197,7 @@ static int append_rec(PackWriter *w, Rec *r) {
                                   r->content_size, &r->loc);
 }
 
-/* Writes all records into pack 1 of dir and syncs. */
+/* Writes all records into pack 1 of dir, syncs and marks them committed. */
 static void write_pack(const char *dir) {
         _cleanup_(pack_writer_freep) PackWriter *w = NULL;
         if (pack_writer_open(dir, 1, 0, 42, &w) < 0)
@@ -207,6 +207,7 @@ static void write_pack(const char *dir) {
                         tap_bail_out("pack_writer_append of record %zu failed", i);
         if (pack_writer_sync(w) < 0)
                 tap_bail_out("pack_writer_sync failed");
+        pack_writer_committed(w);
 }
 
 /* Reads record i through a fresh PackSet; returns the errno-style result
@@ -384,6 +385,7 @@ static void test_forged(const char *dir, uint64_t *state) {
                         _cleanup_(pack_writer_freep) PackWriter *w = NULL;
                         if (pack_writer_open(dir, 1, 0, 1, &w) < 0 || append_rec(w, &r) < 0 || pack_writer_sync(w) < 0)
                                 tap_bail_out("cannot write the forged record");
+                        pack_writer_committed(w);
                 }
                 _cleanup_(pack_set_freep) PackSet *s = NULL;
                 if (pack_set_new(dir, &s) < 0)
@@ -576,7 +578,8 @@ static void test_writer_rollback(const char *dir, const char *path) {
                 check_eq(file_size(p2), -1, "pack_writer_free without sync removes a pack it created");
         }
 
-        /* Synced appends stay; appends after the sync are cut back to it. */
+        /* Committed appends stay; appends after the commit are cut back to it,
+         * synced or not (a catalog commit that failed after the sync). */
         {
                 PackWriter *w = NULL;
                 if (pack_writer_open(dir, 1, end, 44, &w) < 0)
@@ -586,13 +589,14 @@ static void test_writer_rollback(const char *dir, const char *path) {
                                              recs[0].stored_size, recs[0].content_size, recs[0].content_size,
                                              &loc) == 0 &&
                           pack_writer_sync(w) == 0;
+                pack_writer_committed(w);
                 uint64_t synced = pack_writer_end(w);
-                ok = ok && append_rec(w, &recs[1]) == 0;
+                ok = ok && append_rec(w, &recs[1]) == 0 && pack_writer_sync(w) == 0;
                 pack_writer_free(w);
                 recs[0].loc = loc; /* read the synced copy */
                 bool bytes;
                 check(ok && (uint64_t) file_size(path) == synced && loc.offset == end,
-                      "after sync, free cuts back to the synced end %" PRIu64 " (size %jd)", synced,
+                      "free cuts back to the committed end %" PRIu64 ", even past a sync (size %jd)", synced,
                       (intmax_t) file_size(path));
                 check(read_rec(dir, 0, &bytes) == 0 && bytes, "the synced record reads back");
         }

@@ -34,6 +34,33 @@ int cli_open_store(bool write, Store **ret);
  * returns a negative errno on failure. */
 int cli_begin(Store *s, StoreTxn **ret);
 
+/* Opens the store read-only and begins a read transaction of its catalog
+ * (abort it before freeing the store). Prints why not and returns a
+ * negative errno on failure; sets nothing then. */
+int cli_open_read(Store **ret_store, CatalogTxn **ret_txn);
+
+/* Opens the store for writing and begins a write transaction (abort or
+ * commit it before freeing the store): cli_open_store() then cli_begin().
+ * Prints why not and returns a negative errno on failure; sets nothing
+ * then. */
+int cli_open_write(Store **ret_store, StoreTxn **ret_txn);
+
+/* The revision of bundle in a generation's "active" array (objects with
+ * "bundle" and "revision"), 0 when the bundle is not in it. */
+uint32_t cli_active_in(const json_t *active, const char *bundle);
+
+/* Whether bundle is active in the current generation: 1, with its revision
+ * in *ret_rev (when not NULL), or 0 (also when nothing was ever
+ * activated). Prints why not and returns a negative errno when the
+ * current generation cannot be read. */
+int cli_active_revision(StoreTxn *t, const char *bundle, uint32_t *ret_rev);
+
+/* Option parsing for verbs whose whole command line is fixed: --json and
+ * no arguments, or -o/--output FILE (required) and no arguments. Return 0
+ * to go on, or the exit status (2) after printing the verb's usage. */
+int cli_parse_json_only(const Verb *v, int argc, char **argv);
+int cli_parse_output_only(const Verb *v, int argc, char **argv, const char **ret_out);
+
 /* Prints an error naming what failed; returns the exit status to use (1). */
 int cli_fail(int r, const char *fmt, ...) _printf_(2, 3);
 /* Same, with an importer's explanation when there is one. */

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "fileio.h"
 #include "log.h"
+#include "publish.h"
 #include "refs.h"
 
 Cli cli;
@@ -111,6 +112,91 @@ int cli_begin(Store *s, StoreTxn **ret) {
         else if (r < 0)
                 log_error("cannot start a transaction in %s: %s", cli.store_path, strerror(-r));
         return r;
+}
+
+int cli_open_read(Store **ret_store, CatalogTxn **ret_txn) {
+        _cleanup_(store_freep) Store *s = NULL;
+        int r = cli_open_store(false, &s);
+        if (r < 0)
+                return r;
+        r = catalog_begin(store_catalog(s), false, ret_txn);
+        if (r < 0)
+                return cli_fail(r, "cannot read the catalog"), r;
+        *ret_store = TAKE_PTR(s);
+        return 0;
+}
+
+int cli_open_write(Store **ret_store, StoreTxn **ret_txn) {
+        _cleanup_(store_freep) Store *s = NULL;
+        int r = cli_open_store(true, &s);
+        if (r < 0)
+                return r;
+        r = cli_begin(s, ret_txn);
+        if (r < 0)
+                return r;
+        *ret_store = TAKE_PTR(s);
+        return 0;
+}
+
+uint32_t cli_active_in(const json_t *active, const char *bundle) {
+        size_t i;
+        json_t *a;
+        json_array_foreach(active, i, a)
+                if (strcmp(json_string_value(json_object_get(a, "bundle")), bundle) == 0)
+                        return (uint32_t) json_integer_value(json_object_get(a, "revision"));
+        return 0;
+}
+
+int cli_active_revision(StoreTxn *t, const char *bundle, uint32_t *ret_rev) {
+        json_t *active;
+        int r = publish_current_active(t, &active);
+        if (r < 0)
+                return cli_fail(r, "cannot read the current generation"), r;
+        uint32_t rev = cli_active_in(active, bundle);
+        json_decref(active);
+        if (rev == 0)
+                return 0;
+        if (ret_rev)
+                *ret_rev = rev;
+        return 1;
+}
+
+int cli_parse_json_only(const Verb *v, int argc, char **argv) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 'j': cli.json = true; break;
+                default: cli_usage(v, stderr); return 2;
+                }
+        if (optind != argc) {
+                cli_usage(v, stderr);
+                return 2;
+        }
+        return 0;
+}
+
+int cli_parse_output_only(const Verb *v, int argc, char **argv, const char **ret_out) {
+        static const struct option options[] = {
+                { "output", required_argument, NULL, 'o' },
+                {},
+        };
+        const char *out = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "o:", options, NULL)) >= 0)
+                switch (c) {
+                case 'o': out = optarg; break;
+                default: cli_usage(v, stderr); return 2;
+                }
+        if (!out || optind != argc) {
+                cli_usage(v, stderr);
+                return 2;
+        }
+        *ret_out = out;
+        return 0;
 }
 
 void cli_print_json(json_t *doc) {

@@ -16,12 +16,10 @@ static int switch_bundle(const char *spec, bool activate) {
         if (!activate && rev)
                 return cli_fail(0, "deactivate takes a bundle name, not a revision");
         _cleanup_(store_freep) Store *s = NULL;
-        if (cli_open_store(true, &s) < 0)
-                return 1;
         _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
-        int r = cli_begin(s, &t);
-        if (r < 0)
+        if (cli_open_write(&s, &t) < 0)
                 return 1;
+        int r;
         if (activate) {
                 r = refs_resolve(store_txn_catalog(t), name, rev, &rev, NULL);
                 if (r == -ENOENT)
@@ -30,17 +28,10 @@ static int switch_bundle(const char *spec, bool activate) {
                 if (r < 0)
                         return cli_fail(r, "cannot resolve %s", spec);
         } else {
-                json_t *active;
-                r = publish_current_active(t, &active);
+                r = cli_active_revision(t, name, NULL);
                 if (r < 0)
-                        return cli_fail(r, "cannot read the current generation");
-                bool found = false;
-                size_t i;
-                json_t *a;
-                json_array_foreach(active, i, a)
-                        found = found || strcmp(json_string_value(json_object_get(a, "bundle")), name) == 0;
-                json_decref(active);
-                if (!found)
+                        return 1;
+                if (r == 0)
                         return cli_fail(0, "bundle %s is not active", name);
         }
         char msg[300];

@@ -57,16 +57,12 @@ static int run(int argc, char **argv) {
                                 o.prefix);
 
         _cleanup_(store_freep) Store *s = NULL;
-        int r = cli_open_store(true, &s);
-        if (r < 0)
-                return 1;
         _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
-        r = cli_begin(s, &t);
-        if (r < 0)
+        if (cli_open_write(&s, &t) < 0)
                 return 1;
 
         json_t *artifacts = NULL;
-        r = publish_parent_artifacts(t, o.bundle, &artifacts, NULL);
+        int r = publish_parent_artifacts(t, o.bundle, &artifacts, NULL);
         if (r < 0)
                 return cli_fail(r, "cannot read bundle %s", o.bundle);
         json_t *summary = json_object();

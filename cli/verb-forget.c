@@ -4,7 +4,6 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "publish.h"
 #include "refs.h"
 
 static int run(int argc, char **argv) {
@@ -17,30 +16,20 @@ static int run(int argc, char **argv) {
         if (revision_spec_parse(argv[1], &name, &rev) < 0 || rev == 0)
                 return cli_fail(0, "'%s': expected NAME@N (a revision number)", argv[1]);
         _cleanup_(store_freep) Store *s = NULL;
-        if (cli_open_store(true, &s) < 0)
-                return 1;
         _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
-        int r = cli_begin(s, &t);
-        if (r < 0)
+        if (cli_open_write(&s, &t) < 0)
                 return 1;
         CatalogTxn *c = store_txn_catalog(t);
-        r = refs_resolve(c, name, rev, NULL, NULL);
+        int r = refs_resolve(c, name, rev, NULL, NULL);
         if (r == -ENOENT)
                 return cli_fail(0, "bundle %s has no revision %u", name, rev);
         if (r < 0)
                 return cli_fail(r, "cannot resolve %s", argv[1]);
-        json_t *active;
-        r = publish_current_active(t, &active);
+        uint32_t active_rev;
+        r = cli_active_revision(t, name, &active_rev);
         if (r < 0)
-                return cli_fail(r, "cannot read the current generation");
-        bool is_active = false;
-        size_t i;
-        json_t *a;
-        json_array_foreach(active, i, a)
-                is_active = is_active || (strcmp(json_string_value(json_object_get(a, "bundle")), name) == 0 &&
-                                          json_integer_value(json_object_get(a, "revision")) == rev);
-        json_decref(active);
-        if (is_active)
+                return 1;
+        if (r > 0 && active_rev == rev)
                 return cli_fail(0, "%s@%u is active in the current generation; activate another revision or "
                                    "deactivate %s first",
                                 name, rev, name);

@@ -9,26 +9,15 @@
 #include "gc.h"
 
 static int run(int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                {},
-        };
-        int c;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (c) {
-                case 'j': cli.json = true; break;
-                default: cli_usage(&verb_gc, stderr); return 2;
-                }
-        if (optind != argc) {
-                cli_usage(&verb_gc, stderr);
-                return 2;
-        }
+        int r = cli_parse_json_only(&verb_gc, argc, argv);
+        if (r != 0)
+                return r;
         _cleanup_(store_freep) Store *s = NULL;
         if (cli_open_store(true, &s) < 0)
                 return 1;
         GcReport rep;
         _cleanup_free_ char *detail = NULL;
-        int r = store_gc(s, &rep, &detail);
+        r = store_gc(s, &rep, &detail);
         if (r == -EBADMSG)
                 return cli_fail_detail(r, detail,
                                        "gc stopped before changing anything: what a damaged object reaches is "

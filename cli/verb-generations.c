@@ -38,15 +38,12 @@ static int run_generations(int argc, char **argv) {
                 return 2;
         }
         _cleanup_(store_freep) Store *s = NULL;
-        if (cli_open_store(false, &s) < 0)
-                return 1;
         _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
-        int r = catalog_begin(store_catalog(s), false, &t);
-        if (r < 0)
-                return cli_fail(r, "cannot read the catalog");
+        if (cli_open_read(&s, &t) < 0)
+                return 1;
         GenWalk w = { s, 0, json_array() };
         (void) refs_current(t, &w.current);
-        r = catalog_foreach_generation(t, gen_one, &w);
+        int r = catalog_foreach_generation(t, gen_one, &w);
         if (r < 0) {
                 json_decref(w.out);
                 return 1;
@@ -98,13 +95,11 @@ static int run_rollback(int argc, char **argv) {
                 target = v;
         }
         _cleanup_(store_freep) Store *s = NULL;
-        if (cli_open_store(true, &s) < 0)
-                return 1;
         _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
-        int r = cli_begin(s, &t);
-        if (r < 0)
+        if (cli_open_write(&s, &t) < 0)
                 return 1;
         CatalogTxn *c = store_txn_catalog(t);
+        int r;
         uint64_t cur = 0;
         if (refs_current(c, &cur) < 0)
                 return cli_fail(0, "nothing was ever activated; there is no generation to roll back to");

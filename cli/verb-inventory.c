@@ -36,21 +36,10 @@ static int write_to(Store *s, const char *out, uint64_t *ret_count) {
 }
 
 static int run(int argc, char **argv) {
-        static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' },
-                {},
-        };
-        const char *out = NULL;
-        int c;
-        while ((c = getopt_long(argc, argv, "o:", options, NULL)) >= 0)
-                switch (c) {
-                case 'o': out = optarg; break;
-                default: cli_usage(&verb_inventory, stderr); return 2;
-                }
-        if (!out || optind != argc) {
-                cli_usage(&verb_inventory, stderr);
-                return 2;
-        }
+        const char *out;
+        int r = cli_parse_output_only(&verb_inventory, argc, argv, &out);
+        if (r != 0)
+                return r;
         _cleanup_(store_freep) Store *s = NULL;
         if (cli_open_store(false, &s) < 0)
                 return 1;

@@ -7,26 +7,15 @@
 #include "signature.h"
 
 static int run(int argc, char **argv) {
-        static const struct option options[] = {
-                { "output", required_argument, NULL, 'o' },
-                {},
-        };
-        const char *out = NULL;
-        int c;
-        while ((c = getopt_long(argc, argv, "o:", options, NULL)) >= 0)
-                switch (c) {
-                case 'o': out = optarg; break;
-                default: cli_usage(&verb_keygen, stderr); return 2;
-                }
-        if (!out || optind != argc) {
-                cli_usage(&verb_keygen, stderr);
-                return 2;
-        }
+        const char *out;
+        int r = cli_parse_output_only(&verb_keygen, argc, argv, &out);
+        if (r != 0)
+                return r;
         _cleanup_free_ char *pub = NULL;
         if (asprintf(&pub, "%s.pub", out) < 0)
                 return cli_fail(-ENOMEM, "keygen");
         _cleanup_free_ char *err = NULL;
-        int r = signature_key_generate(out, pub, &err);
+        r = signature_key_generate(out, pub, &err);
         if (r < 0)
                 return cli_fail_detail(r, err, "keygen");
         if (cli.json)

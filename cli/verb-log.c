@@ -37,14 +37,11 @@ static int run(int argc, char **argv) {
         if (!bundle_name_valid(name))
                 return cli_fail(0, "'%s' is not a bundle name", name);
         _cleanup_(store_freep) Store *s = NULL;
-        if (cli_open_store(false, &s) < 0)
-                return 1;
         _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
-        int r = catalog_begin(store_catalog(s), false, &t);
-        if (r < 0)
-                return cli_fail(r, "cannot read the catalog");
+        if (cli_open_read(&s, &t) < 0)
+                return 1;
         LogWalk w = { s, json_array(), 0 };
-        r = catalog_foreach_revision(t, name, log_one, &w);
+        int r = catalog_foreach_revision(t, name, log_one, &w);
         if (r < 0) {
                 json_decref(w.out);
                 return 1;

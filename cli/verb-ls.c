@@ -34,6 +34,22 @@ static int collect(const char *bundle, uint32_t rev, const ObjectId *id, void *u
         return 0;
 }
 
+static void bundle_list_done(BundleList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->rows[i].name);
+        free(l->rows);
+}
+
+/* The end of every listing: prints out with --json and frees it. Returns
+ * the exit status, 1 when failed (and the failure was already said). */
+static int finish(json_t *out, bool failed) {
+        if (!failed && cli.json)
+                cli_print_json(out);
+        else
+                json_decref(out);
+        return failed ? 1 : 0;
+}
+
 static int list_bundles(Store *s) {
         _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
         int r = catalog_begin(store_catalog(s), false, &t);
@@ -67,12 +83,7 @@ static int list_bundles(Store *s) {
                 json_int_t size = json_integer_value(json_object_get(rec, "size"));
                 size_t artifacts = json_array_size(json_object_get(rec, "artifacts"));
                 json_decref(rec);
-                json_int_t active_rev = 0;
-                size_t k;
-                json_t *a;
-                json_array_foreach(active, k, a)
-                        if (strcmp(json_string_value(json_object_get(a, "bundle")), b->name) == 0)
-                                active_rev = json_integer_value(json_object_get(a, "revision"));
+                json_int_t active_rev = cli_active_in(active, b->name);
                 if (cli.json)
                         json_array_append_new(out, json_pack("{s:s,s:i,s:i,s:I,s:I,s:o}", "bundle", b->name,
                                                              "latest", (json_int_t) b->latest, "revisions",
@@ -87,19 +98,9 @@ static int list_bundles(Store *s) {
                                format_bytes(buf, (uint64_t) size), act);
                 }
         }
-        for (size_t i = 0; i < l.n; i++)
-                free(l.rows[i].name);
-        free(l.rows);
+        bundle_list_done(&l);
         json_decref(active);
-        if (r < 0) {
-                json_decref(out);
-                return 1;
-        }
-        if (cli.json)
-                cli_print_json(out);
-        else
-                json_decref(out);
-        return 0;
+        return finish(out, r < 0);
 }
 
 static int list_tree(Store *s, const ObjectId *tree, const char *prefix, json_t *out) {
@@ -187,10 +188,8 @@ static int list_images(Store *s, const char *spec) {
         int r = 0;
         if (spec) {
                 json_t *rec;
-                if (cli_read_revision(s, spec, &rec) < 0) {
-                        json_decref(out);
-                        return 1;
-                }
+                if (cli_read_revision(s, spec, &rec) < 0)
+                        return finish(out, true);
                 print_images(rec, out);
                 json_decref(rec);
         } else {
@@ -214,19 +213,9 @@ static int list_images(Store *s, const char *spec) {
                         print_images(rec, out);
                         json_decref(rec);
                 }
-                for (size_t i = 0; i < l.n; i++)
-                        free(l.rows[i].name);
-                free(l.rows);
+                bundle_list_done(&l);
         }
-        if (r < 0) {
-                json_decref(out);
-                return 1;
-        }
-        if (cli.json)
-                cli_print_json(out);
-        else
-                json_decref(out);
-        return 0;
+        return finish(out, r < 0);
 }
 
 static int run(int argc, char **argv) {
@@ -265,15 +254,7 @@ static int run(int argc, char **argv) {
                 return cli_fail(r, "%s: damaged revision record", argv[1]);
         json_t *out = json_array();
         r = list_tree(s, &root, "", out);
-        if (r != 0) {
-                json_decref(out);
-                return 1;
-        }
-        if (cli.json)
-                cli_print_json(out);
-        else
-                json_decref(out);
-        return 0;
+        return finish(out, r != 0);
 }
 
 const Verb verb_ls = {

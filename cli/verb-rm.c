@@ -41,15 +41,12 @@ static int run(int argc, char **argv) {
                 return cli_fail(0, "'%s' is not a valid bundle name", bundle);
 
         _cleanup_(store_freep) Store *s = NULL;
-        if (cli_open_store(true, &s) < 0)
-                return 1;
         _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
-        int r = cli_begin(s, &t);
-        if (r < 0)
+        if (cli_open_write(&s, &t) < 0)
                 return 1;
         json_t *artifacts = NULL;
         uint32_t parent = 0;
-        r = publish_parent_artifacts(t, bundle, &artifacts, &parent);
+        int r = publish_parent_artifacts(t, bundle, &artifacts, &parent);
         if (r < 0)
                 return cli_fail(r, "cannot read bundle %s", bundle);
         if (parent == 0) {

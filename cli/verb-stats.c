@@ -126,25 +126,14 @@ static void print_text(const Stats *st) {
 }
 
 static int run(int argc, char **argv) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                {},
-        };
-        int c;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (c) {
-                case 'j': cli.json = true; break;
-                default: cli_usage(&verb_stats, stderr); return 2;
-                }
-        if (optind != argc) {
-                cli_usage(&verb_stats, stderr);
-                return 2;
-        }
+        int r = cli_parse_json_only(&verb_stats, argc, argv);
+        if (r != 0)
+                return r;
         _cleanup_(store_freep) Store *s = NULL;
         if (cli_open_store(false, &s) < 0)
                 return 1;
         Stats st = { .store = s };
-        int r = collect(&st);
+        r = collect(&st);
         free(st.last_bundle);
         if (r != 0)
                 return r;

@@ -1070,8 +1070,7 @@ static int batch_append(TransferImport *ti, StoreTxn *t, const Volume *v, Batch 
                 uint8_t *payload = b->buf + rec->offset + RECORD_HEADER_SIZE;
                 int r;
                 if (object_type_is_literal(info->type))
-                        r = store_txn_put_prepared(t, info->type, &info->id, info->compression, payload,
-                                                   info->stored_size, info->raw_size);
+                        r = store_txn_put_record(t, info, payload, info->raw_size, false);
                 else {
                         /* Recipes go through the store's own encoder, which
                          * also records the blob size in the catalog; the

@@ -2,6 +2,7 @@
 #include "blob-writer.h"
 
 #include <pthread.h>
+#include <zlib.h>
 
 #include "chunker.h"
 #include "compressor.h"
@@ -30,6 +31,7 @@ typedef struct ChunkJob {
         bool present;           /* already in the committed store */
         uint8_t *packed;        /* compressed payload when it pays, owned */
         size_t packed_size;
+        uint32_t crc;           /* of the payload as stored (packed or raw) */
         int error;
         bool done;              /* protected by BlobWriter.lock: the worker is finished */
         bool hashed;            /* protected by BlobWriter.lock: the whole-blob hasher is finished */
@@ -82,21 +84,26 @@ static void job_run(BlobWriter *w, Compressor *c, ChunkJob *j, bool compress) {
                 j->present = true;
                 return;
         }
-        if (!compress)
-                return;
-        const void *packed;
-        size_t k;
-        int r = compressor_run(c, j->data, j->size, &packed, &k);
-        if (r < 0) {
-                j->error = r;
-                return;
+        if (compress) {
+                const void *packed;
+                size_t k;
+                int r = compressor_run(c, j->data, j->size, &packed, &k);
+                if (r < 0) {
+                        j->error = r;
+                        return;
+                }
+                if (r > 0) {
+                        j->packed = memdup(packed, k);
+                        if (!j->packed) {
+                                j->error = -ENOMEM;
+                                return;
+                        }
+                        j->packed_size = k;
+                }
         }
-        if (r > 0) {
-                j->packed = memdup(packed, k);
-                if (!j->packed)
-                        j->error = -ENOMEM;
-                j->packed_size = k;
-        }
+        /* The record's checksum, computed here rather than on the thread
+         * that appends: it covers the payload as stored. */
+        j->crc = j->packed ? (uint32_t) crc32(0, j->packed, j->packed_size) : (uint32_t) crc32(0, j->data, j->size);
 }
 
 static void *worker_main(void *userdata) {
@@ -163,12 +170,15 @@ static int retire_one(BlobWriter *w) {
         w->tail++;
         int r = j->error;
         if (r >= 0 && !j->present) {
-                if (j->packed)
-                        r = store_txn_put_prepared(w->txn, OBJECT_CHUNK, &j->id, PACK_COMPRESSION_ZSTD, j->packed,
-                                                   j->packed_size, j->size);
-                else
-                        r = store_txn_put_prepared(w->txn, OBJECT_CHUNK, &j->id, PACK_COMPRESSION_NONE, j->data,
-                                                   j->size, j->size);
+                RecordInfo info = {
+                        .type = OBJECT_CHUNK,
+                        .compression = j->packed ? PACK_COMPRESSION_ZSTD : PACK_COMPRESSION_NONE,
+                        .stored_size = (uint32_t) (j->packed ? j->packed_size : j->size),
+                        .raw_size = (uint32_t) j->size,
+                        .id = j->id,
+                        .payload_crc = j->crc,
+                };
+                r = store_txn_put_record(w->txn, &info, j->packed ? j->packed : j->data, j->size, false);
                 if (r > 0)
                         w->bytes_new += j->size;
         }
@@ -312,10 +322,18 @@ static int store_chunk_inline(BlobWriter *w, const uint8_t *p, size_t n) {
                 size_t k = 0;
                 if (w->compress)
                         r = compressor_run(w->compressor, p, n, &packed, &k);
-                if (r > 0)
-                        r = store_txn_put_prepared(w->txn, OBJECT_CHUNK, &id, PACK_COMPRESSION_ZSTD, packed, k, n);
-                else if (r == 0)
-                        r = store_txn_put_prepared(w->txn, OBJECT_CHUNK, &id, PACK_COMPRESSION_NONE, p, n, n);
+                if (r >= 0) {
+                        const void *payload = r > 0 ? packed : p;
+                        RecordInfo info = {
+                                .type = OBJECT_CHUNK,
+                                .compression = r > 0 ? PACK_COMPRESSION_ZSTD : PACK_COMPRESSION_NONE,
+                                .stored_size = (uint32_t) (r > 0 ? k : n),
+                                .raw_size = (uint32_t) n,
+                                .id = id,
+                                .payload_crc = (uint32_t) crc32(0, payload, r > 0 ? k : n),
+                        };
+                        r = store_txn_put_record(w->txn, &info, payload, n, false);
+                }
                 if (r > 0)
                         w->bytes_new += n;
         }

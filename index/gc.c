@@ -239,7 +239,7 @@ static int gc_move_pack(StoreTxn *t, const LiveRecord *recs, size_t n, GcReport 
                         return r;
                 if (r == 0)
                         return -EIO; /* changed under us between the passes */
-                r = store_txn_put_stored(t, &info, buf + RECORD_HEADER_SIZE, recs[i].loc.size);
+                r = store_txn_put_record(t, &info, buf + RECORD_HEADER_SIZE, recs[i].loc.size, true);
                 if (r < 0)
                         return r;
                 rep->objects_moved++;

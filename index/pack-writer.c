@@ -137,7 +137,7 @@ PackWriter *pack_writer_free(PackWriter *w) {
 
 void record_header_encode(uint8_t out[static RECORD_HEADER_SIZE], uint8_t type, uint8_t compression,
                           uint32_t stored_size, uint32_t raw_size, const ObjectId *id, uint64_t sequence,
-                          const void *payload) {
+                          uint32_t payload_crc) {
         le32_write(out + 0, RECORD_MAGIC);
         out[4] = type;
         out[5] = compression;
@@ -146,7 +146,7 @@ void record_header_encode(uint8_t out[static RECORD_HEADER_SIZE], uint8_t type, 
         le32_write(out + 12, raw_size);
         memcpy(out + 16, id->bytes, OBJECT_ID_SIZE);
         le64_write(out + 48, sequence);
-        le32_write(out + 56, (uint32_t) crc32(0, payload, stored_size));
+        le32_write(out + 56, payload_crc);
         le32_write(out + 60, (uint32_t) crc32(0, out, 60));
 }
 
@@ -160,7 +160,7 @@ static int pack_writer_rotate(PackWriter *w) {
 
 int pack_writer_append(PackWriter *w, uint8_t type, const ObjectId *id, PackCompression compression,
                        const void *payload, size_t stored_size, size_t raw_size, uint64_t content_size,
-                       ObjectLocation *ret) {
+                       const uint32_t *payload_crc, ObjectLocation *ret) {
         if (stored_size > RECORD_PAYLOAD_MAX || raw_size > RECORD_PAYLOAD_MAX)
                 return -EFBIG;
         int r;
@@ -171,7 +171,7 @@ int pack_writer_append(PackWriter *w, uint8_t type, const ObjectId *id, PackComp
         }
         uint8_t header[RECORD_HEADER_SIZE];
         record_header_encode(header, type, (uint8_t) compression, (uint32_t) stored_size, (uint32_t) raw_size, id,
-                             w->sequence, payload);
+                             w->sequence, payload_crc ? *payload_crc : (uint32_t) crc32(0, payload, stored_size));
         struct iovec iov[2] = {
                 { .iov_base = header, .iov_len = sizeof header },
                 { .iov_base = (void *) payload, .iov_len = stored_size },

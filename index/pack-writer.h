@@ -34,10 +34,12 @@ DEFINE_FREEP(PackWriter, pack_writer_free)
 
 /* Appends one record. payload is stored_size bytes as they go into the pack
  * (already compressed if compression says so); raw_size is its length after
- * decompression. On success fills *ret with the new record's location. */
+ * decompression. payload_crc is zlib's crc32 of the payload when the caller
+ * has it (computed off this thread, or carried with the record), NULL to
+ * compute it here. On success fills *ret with the new record's location. */
 int pack_writer_append(PackWriter *w, uint8_t type, const ObjectId *id, PackCompression compression,
                        const void *payload, size_t stored_size, size_t raw_size, uint64_t content_size,
-                       ObjectLocation *ret);
+                       const uint32_t *payload_crc, ObjectLocation *ret);
 
 /* fsync()s every pack written since the last sync (and the directory when a
  * pack was created). After it returns, the records are durable. */
@@ -56,6 +58,6 @@ uint64_t pack_writer_written(const PackWriter *w);
  * tests that forge records). */
 void record_header_encode(uint8_t out[static RECORD_HEADER_SIZE], uint8_t type, uint8_t compression,
                           uint32_t stored_size, uint32_t raw_size, const ObjectId *id, uint64_t sequence,
-                          const void *payload);
+                          uint32_t payload_crc);
 
 char *pack_path(const char *dir, uint32_t pack);

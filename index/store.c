@@ -497,9 +497,9 @@ int store_txn_has(StoreTxn *t, const ObjectId *id) {
 }
 
 static int txn_append(StoreTxn *t, uint8_t type, const ObjectId *id, PackCompression c, const void *payload,
-                      size_t stored, size_t raw, uint64_t content_size) {
+                      size_t stored, size_t raw, uint64_t content_size, const uint32_t *crc) {
         ObjectLocation loc;
-        int r = pack_writer_append(t->writer, type, id, c, payload, stored, raw, content_size, &loc);
+        int r = pack_writer_append(t->writer, type, id, c, payload, stored, raw, content_size, crc, &loc);
         if (r < 0)
                 return r;
         r = catalog_put_object(t->catalog, id, &loc);
@@ -532,17 +532,20 @@ int store_txn_put(StoreTxn *t, uint8_t type, const ObjectId *id, const void *dat
                 if (r < 0)
                         return r;
                 if (r > 0)
-                        return txn_append(t, type, id, PACK_COMPRESSION_ZSTD, packed, k, n, n);
+                        return txn_append(t, type, id, PACK_COMPRESSION_ZSTD, packed, k, n, n, NULL);
         }
-        return txn_append(t, type, id, PACK_COMPRESSION_NONE, data, n, n, n);
+        return txn_append(t, type, id, PACK_COMPRESSION_NONE, data, n, n, n, NULL);
 }
 
-int store_txn_put_prepared(StoreTxn *t, uint8_t type, const ObjectId *id, PackCompression compression,
-                           const void *payload, size_t stored_size, size_t raw_size) {
-        int r = store_txn_has(t, id);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        return txn_append(t, type, id, compression, payload, stored_size, raw_size, raw_size);
+int store_txn_put_record(StoreTxn *t, const RecordInfo *info, const void *stored, uint64_t content_size,
+                         bool replace) {
+        if (!replace) {
+                int r = store_txn_has(t, &info->id);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
+        return txn_append(t, info->type, &info->id, (PackCompression) info->compression, stored, info->stored_size,
+                          info->raw_size, content_size, &info->payload_crc);
 }
 
 int store_txn_put_recipe(StoreTxn *t, const ObjectId *id, uint64_t size, const BlobChunk *chunks, size_t n) {
@@ -562,7 +565,7 @@ int store_txn_put_recipe(StoreTxn *t, const ObjectId *id, uint64_t size, const B
                 memcpy(e, chunks[i].id.bytes, OBJECT_ID_SIZE);
                 le32_write(e + 32, chunks[i].size);
         }
-        return txn_append(t, OBJECT_RECIPE, id, PACK_COMPRESSION_NONE, p, len, len, size);
+        return txn_append(t, OBJECT_RECIPE, id, PACK_COMPRESSION_NONE, p, len, len, size, NULL);
 }
 
 int store_txn_put_tree(StoreTxn *t, Tree *tree, ObjectId *ret) {
@@ -604,11 +607,6 @@ int store_txn_put_small_blob(StoreTxn *t, const void *data, size_t n, ObjectId *
                 return r;
         *ret = id;
         return 0;
-}
-
-int store_txn_put_stored(StoreTxn *t, const RecordInfo *info, const void *stored, uint64_t content_size) {
-        return txn_append(t, info->type, &info->id, (PackCompression) info->compression, stored, info->stored_size,
-                          info->raw_size, content_size);
 }
 
 /* Records where the next writer appends. */

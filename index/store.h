@@ -122,10 +122,15 @@ int store_txn_has(StoreTxn *t, const ObjectId *id);
  * try zstd and keep the result when it pays. Returns 1 when written, 0 when
  * it was already there. */
 int store_txn_put(StoreTxn *t, uint8_t type, const ObjectId *id, const void *data, size_t n, bool compress);
-/* Stores a literal object whose payload was already prepared (compressed
- * or not) by the caller, e.g. by BlobWriter's worker threads. Same returns. */
-int store_txn_put_prepared(StoreTxn *t, uint8_t type, const ObjectId *id, PackCompression compression,
-                           const void *payload, size_t stored_size, size_t raw_size);
+/* Appends a record whose payload the caller already prepared, as it goes
+ * into the pack (compressed or not, with its crc32 in info->payload_crc):
+ * chunks compressed on BlobWriter's threads, records carried by an export,
+ * records gc moves. content_size is the blob size for a RECIPE, else the
+ * raw size. Without replace, an object already present is left alone
+ * (returns 0); with it, the catalog points at the new copy (gc). Returns 1
+ * when written. */
+int store_txn_put_record(StoreTxn *t, const RecordInfo *info, const void *stored, uint64_t content_size,
+                         bool replace);
 /* Stores a blob recipe (id = the blob's digest) unless present. */
 int store_txn_put_recipe(StoreTxn *t, const ObjectId *id, uint64_t size, const BlobChunk *chunks, size_t n);
 /* Sorts, encodes and stores a tree; *ret = its id. */
@@ -134,12 +139,6 @@ int store_txn_put_tree(StoreTxn *t, Tree *tree, ObjectId *ret);
 int store_txn_put_json(StoreTxn *t, const json_t *doc, ObjectId *ret);
 /* Stores small bytes as a blob (e.g. a generated index file); *ret = id. */
 int store_txn_put_small_blob(StoreTxn *t, const void *data, size_t n, ObjectId *ret);
-/* Appends a record exactly as it is stored elsewhere (gc moving a live
- * record out of a pack it rewrites): no recompression, no re-hashing; the
- * caller has checked `stored` (info->stored_size bytes) against info. The
- * catalog location is set, replacing one the id already has. content_size
- * is the location's size (the blob size for a RECIPE). Returns 1. */
-int store_txn_put_stored(StoreTxn *t, const RecordInfo *info, const void *stored, uint64_t content_size);
 
 /* Makes what is written so far durable and starts a new catalog
  * transaction, so a huge import never outgrows one LMDB transaction.

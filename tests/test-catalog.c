@@ -5,60 +5,21 @@
 #include "catalog.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "macro.h"
 #include "object-id.h"
 #include "pack-format.h"
 #include "tap.h"
-
-static uint64_t splitmix64(uint64_t *state) {
-        uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        return z ^ (z >> 31);
-}
-
-static uint64_t test_seed(void) {
-        const char *e = getenv("ISLE_TEST_SEED");
-        if (e && *e) {
-                char *end;
-                errno = 0;
-                unsigned long long v = strtoull(e, &end, 0);
-                if (errno != 0 || *end != '\0')
-                        tap_bail_out("ISLE_TEST_SEED=%s is not a number", e);
-                return v;
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return ((uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec) ^ ((uint64_t) getpid() << 32);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static char *make_temp_dir(void) {
-        const char *base = getenv("TMPDIR");
-        char *p;
-        if (asprintf(&p, "%s/isle-test-catalog.XXXXXX", base && *base ? base : "/tmp") < 0 || !mkdtemp(p))
-                tap_bail_out("cannot make a temporary directory");
-        return p;
-}
+#include "test-util.h"
 
 static ObjectId random_id(uint64_t *state) {
         ObjectId id;
-        for (size_t i = 0; i < OBJECT_ID_SIZE; i += 8) {
-                uint64_t v = splitmix64(state);
-                memcpy(id.bytes + i, &v, 8);
-        }
+        fill_random(state, id.bytes, OBJECT_ID_SIZE);
         return id;
 }
 
@@ -454,7 +415,7 @@ int main(void) {
         uint64_t seed = test_seed(), state = seed;
         tap_diag("seed %" PRIu64 " (set ISLE_TEST_SEED to replay)", seed);
 
-        _cleanup_free_ char *dir = make_temp_dir();
+        _cleanup_free_ char *dir = make_temp_dir("catalog");
         _cleanup_free_ char *index = NULL;
         if (asprintf(&index, "%s/index", dir) < 0)
                 tap_bail_out("oom");
@@ -470,6 +431,6 @@ int main(void) {
         }
         test_reopen_and_clear(index);
 
-        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(dir);
         return tap_done_testing();
 }

@@ -6,45 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
 #include "tap.h"
+#include "test-util.h"
 
 /* Ids are pseudo-random from a seed that is printed, and taken from
  * ISLE_TEST_SEED when set, so a failure can be replayed. */
 
 #define N_IDS 3000000
 
-static uint64_t splitmix64(uint64_t *state) {
-        uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        return z ^ (z >> 31);
-}
-
-static uint64_t test_seed(void) {
-        const char *e = getenv("ISLE_TEST_SEED");
-        if (e && *e) {
-                char *end;
-                errno = 0;
-                unsigned long long v = strtoull(e, &end, 0);
-                if (errno != 0 || *end != '\0')
-                        tap_bail_out("ISLE_TEST_SEED=%s is not a number", e);
-                return v;
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t s = (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
-        return s ^ ((uint64_t) getpid() << 32);
-}
-
 static void random_id(uint64_t *state, ObjectId *ret) {
-        for (size_t i = 0; i < OBJECT_ID_SIZE; i += 8) {
-                uint64_t v = splitmix64(state);
-                memcpy(ret->bytes + i, &v, 8);
-        }
+        fill_random(state, ret->bytes, OBJECT_ID_SIZE);
 }
 
 static void test_many(uint64_t seed) {

@@ -8,13 +8,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -24,53 +22,9 @@
 #include "pack-format.h"
 #include "pack-reader.h"
 #include "tap.h"
+#include "test-util.h"
 
-/* ---- helpers: seed, random bytes, temp dir, files ---- */
-
-static uint64_t splitmix64(uint64_t *state) {
-        uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        return z ^ (z >> 31);
-}
-
-static uint64_t test_seed(void) {
-        const char *e = getenv("ISLE_TEST_SEED");
-        if (e && *e) {
-                char *end;
-                errno = 0;
-                unsigned long long v = strtoull(e, &end, 0);
-                if (errno != 0 || *end != '\0')
-                        tap_bail_out("ISLE_TEST_SEED=%s is not a number", e);
-                return v;
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return ((uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec) ^ ((uint64_t) getpid() << 32);
-}
-
-static void fill_random(uint64_t *state, uint8_t *p, size_t n) {
-        for (size_t i = 0; i < n; i += 8) {
-                uint64_t v = splitmix64(state);
-                memcpy(p + i, &v, MIN((size_t) 8, n - i));
-        }
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static void rm_rf(const char *path) {
-        nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *make_temp_dir(void) {
-        const char *base = getenv("TMPDIR");
-        char *p;
-        if (asprintf(&p, "%s/isle-test-pack.XXXXXX", base && *base ? base : "/tmp") < 0 || !mkdtemp(p))
-                tap_bail_out("cannot make a temporary directory");
-        return p;
-}
+/* ---- helpers: files ---- */
 
 static off_t file_size(const char *path) {
         struct stat st;
@@ -194,7 +148,7 @@ static void free_records(void) {
 
 static int append_rec(PackWriter *w, Rec *r) {
         return pack_writer_append(w, r->type, &r->id, r->compression, r->stored, r->stored_size, r->content_size,
-                                  r->content_size, &r->loc);
+                                  r->content_size, NULL, &r->loc);
 }
 
 /* Writes all records into pack 1 of dir, syncs and marks them committed. */
@@ -587,7 +541,7 @@ static void test_writer_rollback(const char *dir, const char *path) {
                 ObjectLocation loc = {};
                 bool ok = pack_writer_append(w, recs[0].type, &recs[0].id, recs[0].compression, recs[0].stored,
                                              recs[0].stored_size, recs[0].content_size, recs[0].content_size,
-                                             &loc) == 0 &&
+                                             NULL, &loc) == 0 &&
                           pack_writer_sync(w) == 0;
                 pack_writer_committed(w);
                 uint64_t synced = pack_writer_end(w);
@@ -623,7 +577,7 @@ int main(void) {
         uint64_t seed = test_seed(), state = seed;
         tap_diag("seed %" PRIu64 " (set ISLE_TEST_SEED to replay)", seed);
 
-        _cleanup_free_ char *dir = make_temp_dir();
+        _cleanup_free_ char *dir = make_temp_dir("pack");
         _cleanup_free_ char *path = pack_path(dir, 1);
         make_records(&state);
 

@@ -6,47 +6,20 @@
 #include "tree.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
 #include "object-id.h"
 #include "store.h"
 #include "tap.h"
+#include "test-util.h"
 #include "tree-builder.h"
 #include "tree-format.h"
-
-static uint64_t splitmix64(uint64_t *state) {
-        uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        return z ^ (z >> 31);
-}
-
-static uint64_t test_seed(void) {
-        const char *e = getenv("ISLE_TEST_SEED");
-        if (e && *e) {
-                char *end;
-                errno = 0;
-                unsigned long long v = strtoull(e, &end, 0);
-                if (errno != 0 || *end != '\0')
-                        tap_bail_out("ISLE_TEST_SEED=%s is not a number", e);
-                return v;
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return ((uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec) ^ ((uint64_t) getpid() << 32);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
 
 static ObjectId id_of(const char *s) {
         ObjectId id;
@@ -646,10 +619,7 @@ int main(void) {
         test_decode_rejects();
 
         Fixture f = {};
-        const char *base = getenv("TMPDIR");
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s/isle-test-tree.XXXXXX", base && *base ? base : "/tmp") < 0 || !mkdtemp(tmp))
-                tap_bail_out("mkdtemp");
+        _cleanup_free_ char *tmp = make_temp_dir("tree");
         if (asprintf(&f.dir, "%s/store", tmp) < 0)
                 tap_bail_out("oom");
         if (store_init(f.dir) < 0 || store_open(f.dir, true, &f.store) < 0)
@@ -657,6 +627,6 @@ int main(void) {
         test_builder(&f);
         store_free(f.store);
         free(f.dir);
-        nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(tmp);
         return tap_done_testing();
 }

@@ -48,6 +48,12 @@ const ChunkerParams CHUNKER_FINE = {
         .max = 256U * 1024U,
 };
 
+const ChunkerParams CHUNKER_TREE = {
+        .min = 4U * 1024U,
+        .avg = 16U * 1024U,
+        .max = 64U * 1024U,
+};
+
 const ChunkerParams CHUNKER_COARSE = {
         .min = 1U * 1024U * 1024U,
         .avg = 2U * 1024U * 1024U,

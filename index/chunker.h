@@ -26,6 +26,9 @@ extern const ChunkerParams CHUNKER_FINE;
  * .deb, .rpm, .tgz, git packs): they dedup as whole blobs; chunks exist
  * only for random access and transfer. */
 extern const ChunkerParams CHUNKER_COARSE;
+/* Small chunks for large tree encodings (directories of thousands of
+ * entries): a changed entry re-stores one chunk, not the whole listing. */
+extern const ChunkerParams CHUNKER_TREE;
 
 /* Returns the length of the chunk that starts at p.
  *

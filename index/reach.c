@@ -211,6 +211,24 @@ static int walk_recipe(Walk *w, const uint8_t *p, size_t n) {
         return 0;
 }
 
+/* A large tree stored in chunks: its chunks are reached, then its
+ * entries, read through the store (which verifies the whole). */
+static int walk_chunked_tree(Walk *w, const WalkItem *it, const uint8_t *recipe, size_t n) {
+        int r = walk_recipe(w, recipe, n);
+        if (r < 0)
+                return r;
+        _cleanup_free_ void *buf = NULL;
+        size_t k;
+        r = store_read_tree_bytes(w->store, &it->id, &buf, &k);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                problem(w, REACH_UNREADABLE, "cannot be read from its chunks: %s", strerror(-r));
+                return 0;
+        }
+        return walk_tree(w, buf, k);
+}
+
 /* ---- pending imports ---- */
 
 static int walk_pending(Walk *w, const void *buf, size_t n) {
@@ -336,7 +354,7 @@ static bool kind_accepts(ReachKind kind, uint8_t type) {
         case REACH_REVISION:
         case REACH_GENERATION:
         case REACH_PENDING: return type == OBJECT_RECORD;
-        case REACH_TREE: return type == OBJECT_TREE;
+        case REACH_TREE: return type == OBJECT_TREE || type == OBJECT_RECIPE; /* large trees are chunked */
         case REACH_BLOB: /* a literal object is a one-chunk blob */
         case REACH_PENDING_LIST:
         case REACH_STAGED: return true;
@@ -381,7 +399,12 @@ static int walk_one(Walk *w, const WalkItem *it) {
         switch (it->kind) {
         case REACH_REVISION:
         case REACH_GENERATION: r = walk_record(w, it, buf, n); break;
-        case REACH_TREE: r = walk_tree(w, buf, n); break;
+        case REACH_TREE:
+                if (loc.type == OBJECT_RECIPE)
+                        r = walk_chunked_tree(w, it, buf, n);
+                else
+                        r = walk_tree(w, buf, n);
+                break;
         case REACH_BLOB: r = walk_recipe(w, buf, n); break;
         case REACH_PENDING: r = walk_pending(w, buf, n); break;
         case REACH_PENDING_LIST: r = walk_pending_list(w, &loc, buf, n); break;

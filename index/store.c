@@ -8,10 +8,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include "chunker.h"
 #include "compressor.h"
 #include "fileio.h"
 #include "pack-writer.h"
 
+/* Tree encodings from this size on are stored in chunks (CHUNKER_TREE). */
+#define TREE_CHUNKED_MIN (64u << 10)
 /* Checkpoint a write transaction after this many objects. */
 #define CHECKPOINT_OBJECTS 200000
 
@@ -212,10 +215,36 @@ int store_read_object(Store *s, const ObjectId *id, uint8_t expected_type, void 
         return pack_set_read(s->packs, &loc, id, true, ret, ret_size);
 }
 
+int store_read_tree_bytes(Store *s, const ObjectId *id, void **ret, size_t *ret_size) {
+        ObjectLocation loc;
+        int r = store_lookup(s, id, &loc);
+        if (r < 0)
+                return r;
+        if (loc.type == OBJECT_TREE)
+                return pack_set_read(s->packs, &loc, id, true, ret, ret_size);
+        if (loc.type != OBJECT_RECIPE)
+                return -EBADMSG;
+        /* A large tree, stored in chunks: each chunk is verified as it is
+         * read, the whole against the tree's id (the recipe itself is only
+         * checksummed). */
+        _cleanup_free_ void *buf = NULL;
+        size_t n;
+        r = store_read_blob(s, id, RECORD_PAYLOAD_MAX, &buf, &n);
+        if (r < 0)
+                return r == -EFBIG ? -EBADMSG : r;
+        ObjectId got;
+        object_id_hash(buf, n, &got);
+        if (!object_id_equal(&got, id))
+                return -EBADMSG;
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
+        return 0;
+}
+
 int store_read_tree(Store *s, const ObjectId *id, Tree **ret) {
         _cleanup_free_ void *buf = NULL;
         size_t n;
-        int r = store_read_object(s, id, OBJECT_TREE, &buf, &n);
+        int r = store_read_tree_bytes(s, id, &buf, &n);
         if (r < 0)
                 return r;
         return tree_decode(buf, n, ret);
@@ -568,6 +597,31 @@ int store_txn_put_recipe(StoreTxn *t, const ObjectId *id, uint64_t size, const B
         return txn_append(t, OBJECT_RECIPE, id, PACK_COMPRESSION_NONE, p, len, len, size, NULL);
 }
 
+/* Stores bytes as compressed chunks plus a recipe under id, the SHA-256 of
+ * all of them: how large trees dedup between versions. */
+static int txn_put_chunked(StoreTxn *t, const ObjectId *id, const uint8_t *p, size_t n,
+                           const ChunkerParams *params) {
+        int r = store_txn_has(t, id);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        _cleanup_free_ BlobChunk *chunks = NULL;
+        size_t n_chunks = 0, allocated = 0;
+        for (size_t off = 0; off < n;) {
+                size_t k = chunker_next_cut(params, p + off, MIN(n - off, params->max));
+                r = GROW(chunks, allocated, n_chunks + 1);
+                if (r < 0)
+                        return r;
+                BlobChunk *c = &chunks[n_chunks++];
+                *c = (BlobChunk) { .offset = off, .size = (uint32_t) k };
+                object_id_hash(p + off, k, &c->id);
+                r = store_txn_put(t, OBJECT_CHUNK, &c->id, p + off, k, true);
+                if (r < 0)
+                        return r;
+                off += k;
+        }
+        return store_txn_put_recipe(t, id, n, chunks, n_chunks);
+}
+
 int store_txn_put_tree(StoreTxn *t, Tree *tree, ObjectId *ret) {
         int r = tree_sort(tree);
         if (r < 0)
@@ -579,7 +633,8 @@ int store_txn_put_tree(StoreTxn *t, Tree *tree, ObjectId *ret) {
                 return r;
         ObjectId id;
         object_id_hash(buf, n, &id);
-        r = store_txn_put(t, OBJECT_TREE, &id, buf, n, true);
+        r = n < TREE_CHUNKED_MIN ? store_txn_put(t, OBJECT_TREE, &id, buf, n, true)
+                                 : txn_put_chunked(t, &id, buf, n, &CHUNKER_TREE);
         if (r < 0)
                 return r;
         *ret = id;

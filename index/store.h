@@ -62,6 +62,9 @@ int store_lookup(Store *s, const ObjectId *id, ObjectLocation *ret);
 /* Reads a whole object's payload (decompressed and verified). expected_type
  * 0 accepts any; otherwise a different type is -EBADMSG. */
 int store_read_object(Store *s, const ObjectId *id, uint8_t expected_type, void **ret, size_t *ret_size);
+/* A tree's canonical encoding, verified against its id. Large trees are
+ * stored as chunks and a recipe (store_txn_put_tree); this reads both. */
+int store_read_tree_bytes(Store *s, const ObjectId *id, void **ret, size_t *ret_size);
 int store_read_tree(Store *s, const ObjectId *id, Tree **ret);
 int store_read_json(Store *s, const ObjectId *id, json_t **ret);
 

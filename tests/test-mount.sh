@@ -340,6 +340,8 @@ for p in "${pids[@]}"; do
   wait "$p" || fail "a reader failed"
 done
 [ ! -s "$T/reader-errors" ] || fail "readers saw errors: $(cat "$T/reader-errors")"
+# The activation shows up at the daemon's next poll (within a second).
+wait_until 5 test -d "$M/current/files/more" || fail "the activated bundle never showed up in current/"
 sums "$M/current/files/more" | sed 's|^\(.\{64\}\)  ./|\1  |' >"$T/more.got"
 (cd "$SRC/more" && sha256sum m*.bin) | diff - "$T/more.got" >/dev/null || fail "files added during the reads differ"
 ok "8 parallel readers (4 files, 4 on one file) all through an isle add: no error, all bytes exact"

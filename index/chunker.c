@@ -49,9 +49,9 @@ const ChunkerParams CHUNKER_FINE = {
 };
 
 const ChunkerParams CHUNKER_TREE = {
-        .min = 4U * 1024U,
-        .avg = 16U * 1024U,
-        .max = 64U * 1024U,
+        .min = 1U * 1024U,
+        .avg = 4U * 1024U,
+        .max = 16U * 1024U,
 };
 
 const ChunkerParams CHUNKER_COARSE = {

@@ -14,7 +14,7 @@
 #include "pack-writer.h"
 
 /* Tree encodings from this size on are stored in chunks (CHUNKER_TREE). */
-#define TREE_CHUNKED_MIN (64u << 10)
+#define TREE_CHUNKED_MIN (16u << 10)
 /* Checkpoint a write transaction after this many objects. */
 #define CHECKPOINT_OBJECTS 200000
 

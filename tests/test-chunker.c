@@ -62,7 +62,7 @@ static bool cuts_equal(const Cuts *a, const Cuts *b) {
 }
 
 static const char *name_of(const ChunkerParams *params) {
-        return params == &CHUNKER_FINE ? "FINE" : "COARSE";
+        return params == &CHUNKER_FINE ? "FINE" : params == &CHUNKER_TREE ? "TREE" : "COARSE";
 }
 
 static void test_params(const ChunkerParams *params) {
@@ -236,7 +236,7 @@ static void test_insertion(const ChunkerParams *params, uint64_t *state, const u
 int main(void) {
         uint64_t seed = test_seed();
         uint64_t state = seed;
-        const ChunkerParams *all[] = { &CHUNKER_FINE, &CHUNKER_COARSE };
+        const ChunkerParams *all[] = { &CHUNKER_FINE, &CHUNKER_COARSE, &CHUNKER_TREE };
 
         tap_diag("seed %" PRIu64 " (set ISLE_TEST_SEED to replay)", seed);
 

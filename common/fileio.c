@@ -96,6 +96,10 @@ int write_file_atomic(const char *path, const void *data, size_t n, mode_t mode)
                 unlink(tmp);
                 return r;
         }
+        return fsync_parent_dir(path);
+}
+
+int fsync_parent_dir(const char *path) {
         _cleanup_free_ char *dir = strdup(path);
         if (!dir)
                 return -ENOMEM;

@@ -18,6 +18,8 @@ int write_full(int fd, const void *buf, size_t n);
 
 /* fsync()s the directory holding path (or path itself when it is a dir). */
 int fsync_dir(const char *dir);
+/* fsync()s the directory that holds path, so a rename or link into it lasts. */
+int fsync_parent_dir(const char *path);
 
 int mkdir_p(const char *path, mode_t mode);
 

@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include "fileio.h"
+#include "reterr.h"
 #include "transfer-format.h"
 
 /* The ids come out of the catalog already sorted (LMDB keeps keys in
@@ -75,26 +76,20 @@ int inventory_write(Store *s, int fd, uint64_t *ret_count) {
         return 0;
 }
 
-static int fail(char **reterr, int r, const char *msg) {
-        if (reterr && !*reterr)
-                *reterr = strdup(msg);
-        return r;
-}
-
 int inventory_read(int fd, IdSet *into, uint64_t *ret_count, char **reterr) {
         uint8_t h[INVENTORY_HEADER_SIZE];
         ssize_t n = read_full(fd, h, sizeof h);
         if (n < 0)
                 return (int) n;
         if (n < (ssize_t) sizeof h || memcmp(h, INVENTORY_MAGIC, 8) != 0)
-                return fail(reterr, -EBADMSG, "not an isle inventory (isle inventory writes one)");
+                return reterr_printf(reterr, -EBADMSG, "not an isle inventory (isle inventory writes one)");
         if (le32_read(h + offsetof(InventoryHeader, version)) != INVENTORY_VERSION ||
             (le32_read(h + offsetof(InventoryHeader, features)) & ~INVENTORY_FEATURES_KNOWN))
-                return fail(reterr, -EPROTONOSUPPORT, "inventory made by a newer isle (unknown version or features)");
+                return reterr_printf(reterr, -EPROTONOSUPPORT, "inventory made by a newer isle (unknown version or features)");
         uint64_t count = le64_read(h + offsetof(InventoryHeader, count));
         uint64_t zsize = le64_read(h + offsetof(InventoryHeader, compressed_size));
         if (count > TRANSFER_OBJECTS_MAX || zsize > ZSTD_compressBound(count * OBJECT_ID_SIZE) + 64)
-                return fail(reterr, -EBADMSG, "inventory header is damaged (impossible sizes)");
+                return reterr_printf(reterr, -EBADMSG, "inventory header is damaged (impossible sizes)");
         _cleanup_free_ uint8_t *z = malloc(zsize ? zsize : 1);
         if (!z)
                 return -ENOMEM;
@@ -102,20 +97,20 @@ int inventory_read(int fd, IdSet *into, uint64_t *ret_count, char **reterr) {
         if (n < 0)
                 return (int) n;
         if ((uint64_t) n < zsize)
-                return fail(reterr, -EBADMSG, "inventory is truncated");
+                return reterr_printf(reterr, -EBADMSG, "inventory is truncated");
         /* The frame says how big it unpacks: believe the header only if both agree. */
         if (ZSTD_getFrameContentSize(z, zsize) != count * OBJECT_ID_SIZE)
-                return fail(reterr, -EBADMSG, "inventory is damaged (the id list does not match its count)");
+                return reterr_printf(reterr, -EBADMSG, "inventory is damaged (the id list does not match its count)");
         _cleanup_free_ uint8_t *ids = malloc(count ? count * OBJECT_ID_SIZE : 1);
         if (!ids)
                 return -ENOMEM;
         size_t k = ZSTD_decompress(ids, count * OBJECT_ID_SIZE, z, zsize);
         if (ZSTD_isError(k) || k != count * OBJECT_ID_SIZE)
-                return fail(reterr, -EBADMSG, "inventory is damaged (the id list does not decompress)");
+                return reterr_printf(reterr, -EBADMSG, "inventory is damaged (the id list does not decompress)");
         ObjectId digest;
         object_id_hash(ids, k, &digest);
         if (memcmp(digest.bytes, h + offsetof(InventoryHeader, sha256), OBJECT_ID_SIZE) != 0)
-                return fail(reterr, -EBADMSG, "inventory is damaged (the id list does not match its hash)");
+                return reterr_printf(reterr, -EBADMSG, "inventory is damaged (the id list does not match its hash)");
         int r = id_set_reserve(into, id_set_size(into) + count);
         if (r < 0)
                 return r;

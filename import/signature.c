@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fileio.h"
+#include "reterr.h"
 
 struct SignatureKey {
         EVP_PKEY *pkey;
@@ -34,12 +35,6 @@ static int openssl_error(int fallback, char **reterr, const char *what) {
                 if (asprintf(reterr, "%s%s%s", what, text[0] ? ": " : "", text) < 0)
                         *reterr = NULL;
         }
-        return r;
-}
-
-static int fail(char **reterr, int r, const char *fmt, const char *arg) {
-        if (reterr && !*reterr && asprintf(reterr, fmt, arg) < 0)
-                *reterr = NULL;
         return r;
 }
 
@@ -74,7 +69,7 @@ static int write_pem(const char *path, mode_t mode, EVP_PKEY *pkey, bool private
                 return -ENOMEM;
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd < 0)
-                return fail(reterr, -errno, "cannot create %s", tmp);
+                return reterr_printf(reterr, -errno, "cannot create %s", tmp);
         FILE *f = fdopen(fd, "w");
         if (!f) {
                 close(fd);
@@ -90,24 +85,18 @@ static int write_pem(const char *path, mode_t mode, EVP_PKEY *pkey, bool private
         if (fclose(f) != 0 && r == 0)
                 r = -errno;
         if (r == 0 && link(tmp, path) < 0) /* link(): never replaces an existing file */
-                r = errno == EEXIST ? fail(reterr, -EEXIST, "%s exists; not overwriting it", path) : -errno;
+                r = errno == EEXIST ? reterr_printf(reterr, -EEXIST, "%s exists; not overwriting it", path) : -errno;
         unlink(tmp);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (slash)
-                *slash = 0;
-        return fsync_dir(slash ? (*dir ? dir : "/") : ".");
+        return fsync_parent_dir(path);
 }
 
 int signature_key_generate(const char *path, const char *pub_path, char **reterr) {
         if (access(path, F_OK) == 0)
-                return fail(reterr, -EEXIST, "%s exists; not overwriting it", path);
+                return reterr_printf(reterr, -EEXIST, "%s exists; not overwriting it", path);
         if (access(pub_path, F_OK) == 0)
-                return fail(reterr, -EEXIST, "%s exists; not overwriting it", pub_path);
+                return reterr_printf(reterr, -EEXIST, "%s exists; not overwriting it", pub_path);
         EVP_PKEY *pkey = NULL;
         EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
         if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &pkey) <= 0) {
@@ -128,7 +117,7 @@ int signature_key_generate(const char *path, const char *pub_path, char **reterr
 static int load(const char *path, bool want_private, SignatureKey **ret, char **reterr) {
         FILE *f = fopen(path, "re");
         if (!f)
-                return fail(reterr, -errno, "cannot open %s", path);
+                return reterr_printf(reterr, -errno, "cannot open %s", path);
         EVP_PKEY *pkey = NULL;
         bool private = false;
         /* A private key file serves as a public key too: try it second. */
@@ -151,7 +140,7 @@ static int load(const char *path, bool want_private, SignatureKey **ret, char **
         ERR_clear_error();
         int r = key_wrap(pkey, private, ret);
         if (r == -EINVAL)
-                return fail(reterr, r, "%s is not an Ed25519 key", path);
+                return reterr_printf(reterr, r, "%s is not an Ed25519 key", path);
         return r;
 }
 

@@ -61,6 +61,9 @@ struct BlobWriter {
         uint64_t head;                  /* protected by lock: next slot to fill */
         uint64_t next_work;             /* protected by lock: next slot for a worker */
         uint64_t next_hash;             /* protected by lock: next slot for the hasher */
+        unsigned idle_workers;          /* protected by lock: workers waiting on work_cv */
+        bool hasher_idle;               /* protected by lock: the hasher waits on hash_cv */
+        bool retire_waiting;            /* protected by lock: the caller waits on done_cv */
         uint64_t tail;                  /* next slot to retire (caller thread only) */
         bool stop;                      /* protected by lock */
         pthread_t *threads;
@@ -111,8 +114,11 @@ static void *worker_main(void *userdata) {
         _cleanup_(compressor_freep) Compressor *c = compressor_new(COMPRESSOR_LEVEL);
         pthread_mutex_lock(&w->lock);
         for (;;) {
-                while (!w->stop && w->next_work == w->head)
+                while (!w->stop && w->next_work == w->head) {
+                        w->idle_workers++;
                         pthread_cond_wait(&w->work_cv, &w->lock);
+                        w->idle_workers--;
+                }
                 if (w->stop)
                         break;
                 ChunkJob *j = &w->jobs[w->next_work++ % QUEUE_DEPTH];
@@ -124,7 +130,8 @@ static void *worker_main(void *userdata) {
                         j->error = -ENOMEM;
                 pthread_mutex_lock(&w->lock);
                 j->done = true;
-                pthread_cond_broadcast(&w->done_cv);
+                if (w->retire_waiting)
+                        pthread_cond_signal(&w->done_cv);
         }
         pthread_mutex_unlock(&w->lock);
         return NULL;
@@ -135,8 +142,11 @@ static void *hasher_main(void *userdata) {
         BlobWriter *w = userdata;
         pthread_mutex_lock(&w->lock);
         for (;;) {
-                while (!w->stop && w->next_hash == w->head)
+                while (!w->stop && w->next_hash == w->head) {
+                        w->hasher_idle = true;
                         pthread_cond_wait(&w->hash_cv, &w->lock);
+                        w->hasher_idle = false;
+                }
                 if (w->stop)
                         break;
                 ChunkJob *j = &w->jobs[w->next_hash % QUEUE_DEPTH];
@@ -145,7 +155,8 @@ static void *hasher_main(void *userdata) {
                 pthread_mutex_lock(&w->lock);
                 w->next_hash++;
                 j->hashed = true;
-                pthread_cond_broadcast(&w->done_cv);
+                if (w->retire_waiting)
+                        pthread_cond_signal(&w->done_cv);
         }
         pthread_mutex_unlock(&w->lock);
         return NULL;
@@ -164,8 +175,11 @@ static int record_chunk(BlobWriter *w, const ObjectId *id, size_t n) {
 static int retire_one(BlobWriter *w) {
         ChunkJob *j = &w->jobs[w->tail % QUEUE_DEPTH];
         pthread_mutex_lock(&w->lock);
-        while (!j->done || !j->hashed)
+        while (!j->done || !j->hashed) {
+                w->retire_waiting = true;
                 pthread_cond_wait(&w->done_cv, &w->lock);
+                w->retire_waiting = false;
+        }
         pthread_mutex_unlock(&w->lock);
         w->tail++;
         int r = j->error;
@@ -211,8 +225,11 @@ static int submit(BlobWriter *w, const uint8_t *p, size_t n) {
         w->pipelined = true;
         pthread_mutex_lock(&w->lock);
         w->head++;
-        pthread_cond_signal(&w->work_cv);
-        pthread_cond_signal(&w->hash_cv);
+        /* Wake only who sleeps: a futex call per chunk per thread adds up. */
+        if (w->idle_workers > 0)
+                pthread_cond_signal(&w->work_cv);
+        if (w->hasher_idle)
+                pthread_cond_signal(&w->hash_cv);
         pthread_mutex_unlock(&w->lock);
         return r;
 }
@@ -426,12 +443,9 @@ int blob_writer_finish(BlobWriter *w, ObjectId *ret_id, uint64_t *ret_size) {
 }
 
 int blob_writer_write_fd(BlobWriter *w, int fd, ObjectId *ret_id, uint64_t *ret_size) {
-        size_t bufsize = 1 << 20;
-        _cleanup_free_ uint8_t *buf = malloc(bufsize);
-        if (!buf)
-                return -ENOMEM;
+        /* Reads straight into the cutting buffer: no bounce buffer to copy from. */
         for (;;) {
-                ssize_t n = read(fd, buf, bufsize);
+                ssize_t n = read(fd, w->buf + w->buf_len, w->buf_size - w->buf_len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -441,7 +455,9 @@ int blob_writer_write_fd(BlobWriter *w, int fd, ObjectId *ret_id, uint64_t *ret_
                 }
                 if (n == 0)
                         break;
-                int r = blob_writer_write(w, buf, (size_t) n);
+                w->bytes_in += (uint64_t) n;
+                w->buf_len += (size_t) n;
+                int r = cut(w, false);
                 if (r < 0) {
                         blob_writer_reset(w);
                         return r;

@@ -310,14 +310,10 @@ static int walk_pending_list(Walk *w, const ObjectLocation *loc, const uint8_t *
         ListReader rd = {};
         if (loc->type != OBJECT_RECIPE)
                 return list_feed(w, &rd, 0, p, n);
+        int r = walk_recipe(w, p, n);
+        if (r < 0)
+                return r;
         uint32_t count = recipe_count(w, p, n);
-        for (uint32_t i = 0; i < count; i++) {
-                ObjectId id;
-                recipe_chunk(p, i, &id, NULL);
-                int r = walk_push(w, &id, REACH_CHUNK);
-                if (r < 0)
-                        return r;
-        }
         uint64_t off = 0;
         for (uint32_t i = 0; i < count; i++) {
                 ObjectId id;
@@ -326,7 +322,7 @@ static int walk_pending_list(Walk *w, const ObjectLocation *loc, const uint8_t *
                 ObjectLocation cl;
                 _cleanup_free_ void *buf = NULL;
                 size_t k = 0;
-                int r = lookup(w, &id, &cl);
+                r = lookup(w, &id, &cl);
                 if (r == -ENOENT)
                         problem(w, REACH_UNREADABLE, "cannot be read: its chunk %s is missing", object_id_hex(&id));
                 else if (r < 0)

@@ -14,15 +14,18 @@
 #include "log.h"
 #include "mount-nodes.h"
 #include "object-cache.h"
+#include "prefetch.h"
 #include "refs.h"
 
 /* Data flow of a read: the kernel looks a path up one name at a time
  * (lookup_child: catalog for the top level, cached decoded trees below),
  * each answer naming a node of the MountNodes table by its address;
- * open() turns a file node into its Blob (chunk list), kept in fi->fh;
- * read() maps the byte range onto chunks and replies with an iovec over
- * pinned entries of the chunk cache, which loads (pread, decompress,
- * SHA-256) whatever is missing, once, however many readers want it. */
+ * open() turns a file node into its Blob (chunk list, and where each chunk
+ * is stored), kept in an OpenFile in fi->fh; read() maps the byte range
+ * onto chunks and replies with an iovec over pinned entries of the chunk
+ * cache, which loads (pread, CRC-32, decompress) whatever is missing, once,
+ * however many readers want it. A read that continues where the last one
+ * ended also queues the chunks of the next few MiB on the prefetch pool. */
 
 #define TIMEOUT_LONG 86400.0    /* stored content: never changes */
 #define TIMEOUT_SHORT 0.5       /* the top level, which does */
@@ -33,6 +36,10 @@
 #define SYMLINK_MAX 4096
 #define IOV_ON_STACK 64
 #define FILE_BLKSIZE (128u << 10)
+#define PREFETCH_AHEAD (4u << 20)       /* bytes queued ahead of a sequential reader */
+#define PREFETCH_SLACK (1u << 20)       /* how far from the last end a read still counts as sequential */
+#define PREFETCH_QUEUE 1024
+#define PREFETCH_THREADS 2              /* a disk read and a decompression in flight at once */
 
 struct MountFs {
         Store *store;
@@ -40,6 +47,7 @@ struct MountFs {
         ObjectCache *chunks;    /* chunk id -> ChunkData, verified */
         ObjectCache *trees;     /* tree id -> Tree */
         BufferPool *buffers;    /* where ChunkData live */
+        Prefetch *prefetch;
         struct fuse_session *session;
         uid_t uid;
         gid_t gid;
@@ -187,20 +195,37 @@ static int tree_get(MountFs *fs, const ObjectId *id, ObjectCacheEntry **ret) {
         return r < 0 ? object_error(r) : 0;
 }
 
+/* An open file: the blob, located, for reads and for prefetch jobs. */
+typedef struct OpenFile {
+        atomic_uint refs;               /* the file handle's, plus one per queued prefetch job */
+        Blob *blob;
+        atomic_uint_fast64_t next;      /* where the latest read ended */
+        atomic_uint_fast64_t ahead;     /* chunks below this have been queued */
+} OpenFile;
+
+static OpenFile *open_file_unref(OpenFile *f) {
+        if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+                blob_free(f->blob);
+                free(f);
+        }
+        return NULL;
+}
+
 typedef struct ChunkLoad {
         MountFs *fs;
         const Blob *blob;
-        const BlobChunk *chunk;
+        size_t index;
 } ChunkLoad;
 
 static int chunk_load(const ObjectId *id, void *userdata, void **ret_value, size_t *ret_charge) {
         ChunkLoad *l = userdata;
+        const BlobChunk *chunk = &l->blob->chunks[l->index];
         size_t capacity;
-        ChunkData *d = buffer_pool_get(l->fs->buffers, sizeof *d + l->chunk->size, &capacity);
+        ChunkData *d = buffer_pool_get(l->fs->buffers, sizeof *d + chunk->size, &capacity);
         if (!d)
                 return -ENOMEM;
-        d->size = l->chunk->size;
-        int r = store_read_chunk(l->fs->store, l->chunk, d->bytes);
+        d->size = chunk->size;
+        int r = store_read_blob_chunk(l->fs->store, l->blob, l->index, STORE_VERIFY_CHECKSUM, d->bytes);
         if (r < 0) {
                 buffer_pool_release(l->fs->buffers, d, capacity);
                 char b[OBJECT_ID_HEX_SIZE], c[OBJECT_ID_HEX_SIZE];
@@ -209,8 +234,8 @@ static int chunk_load(const ObjectId *id, void *userdata, void **ret_value, size
                         log_error("blob sha256:%s: chunk sha256:%s (at offset %" PRIu64 ", %" PRIu32
                                   " bytes) is damaged in the store: its stored bytes do not match its digest; "
                                   "reads of it fail with EIO (run `isle fsck`)",
-                                  object_id_to_hex(&l->blob->id, b), object_id_to_hex(id, c), l->chunk->offset,
-                                  l->chunk->size);
+                                  object_id_to_hex(&l->blob->id, b), object_id_to_hex(id, c), chunk->offset,
+                                  chunk->size);
                 } else
                         log_error_errno(r, "blob sha256:%s: cannot read chunk sha256:%s",
                                         object_id_to_hex(&l->blob->id, b), object_id_to_hex(id, c));
@@ -448,19 +473,20 @@ static int lookup_child(MountFs *fs, const MountNode *dir, const char *name, Mou
 static void op_init(void *userdata, struct fuse_conn_info *conn) {
         /* Parallel reads of one file (kernel readahead), lookups in one
          * directory at a time, symlink targets in the page cache (a node's
-         * target never changes), attributes with listings. POSIX ACLs: there
-         * are none, but with the capability the kernel caches that answer
-         * per inode instead of asking on every `ls -l`. Nothing is ever
-         * written, so the kernel need not drop cached pages when it sees
-         * attributes again. */
+         * target never changes), attributes with listings. No POSIX ACLs:
+         * without the capability the kernel answers "not supported" for
+         * them itself, and `ls -l` stops asking for the rest of its run
+         * instead of sending one request per file. Nothing is ever written,
+         * so the kernel need not drop cached pages when it sees attributes
+         * again. */
         static const unsigned wanted[] = {
                 FUSE_CAP_ASYNC_READ, FUSE_CAP_PARALLEL_DIROPS, FUSE_CAP_CACHE_SYMLINKS,
-                FUSE_CAP_READDIRPLUS, FUSE_CAP_READDIRPLUS_AUTO, FUSE_CAP_POSIX_ACL,
+                FUSE_CAP_READDIRPLUS, FUSE_CAP_READDIRPLUS_AUTO,
         };
         for (size_t i = 0; i < ELEMENTSOF(wanted); i++)
                 if (conn->capable & wanted[i])
                         conn->want |= wanted[i];
-        conn->want &= ~(unsigned) (FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_WRITEBACK_CACHE);
+        conn->want &= ~(unsigned) (FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_POSIX_ACL);
         conn->max_background = 64;
         conn->congestion_threshold = 48;
         conn->time_gran = 1000000000;
@@ -576,6 +602,11 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
         MountFs *fs = fuse_req_userdata(req);
         MountNode *n = node_of(fs, ino);
+        /* Only user.* exists here. "Not supported" for the other name
+         * spaces (security.selinux, ...) lets `ls -l` stop asking for them
+         * after the first file, where "no data" would cost a request each. */
+        if (strncmp(name, "user.", 5) != 0)
+                return (void) fuse_reply_err(req, EOPNOTSUPP);
         if (n->key.kind != MOUNT_NODE_FILE || strcmp(name, XATTR_DIGEST) != 0)
                 return (void) fuse_reply_err(req, ENODATA);
         if (size == 0)
@@ -610,8 +641,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 
         /* The chunk list is resolved once: the open file reads this blob to
          * its end, whatever `current` points at meanwhile. */
-        Blob *b;
+        _cleanup_(blob_freep) Blob *b = NULL;
         int r = store_open_blob(fs->store, &n->key.id, &b);
+        if (r >= 0)
+                r = store_blob_locate(fs->store, b);
         char hex[OBJECT_ID_HEX_SIZE];
         if (r < 0) {
                 if (r == -EBADMSG)
@@ -624,24 +657,82 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
                 log_error("blob sha256:%s is %" PRIu64 " bytes, but its directory entry says %" PRIu64
                           "; refusing to read it",
                           object_id_to_hex(&n->key.id, hex), b->size, n->size);
-                blob_free(b);
                 return (void) fuse_reply_err(req, EIO);
         }
-        fi->fh = (uint64_t) (uintptr_t) b;
+        OpenFile *f = calloc(1, sizeof *f);
+        if (!f)
+                return (void) fuse_reply_err(req, ENOMEM);
+        atomic_init(&f->refs, 1);
+        f->blob = TAKE_PTR(b);
+        fi->fh = (uint64_t) (uintptr_t) f;
         fi->keep_cache = 1;     /* the bytes of a node never change */
         fi->noflush = 1;        /* nothing to flush: spare the round trip on close */
         if (fuse_reply_open(req, fi) != 0)
-                blob_free(b); /* interrupted: no release will come */
+                open_file_unref(f); /* interrupted: no release will come */
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-        blob_free((Blob *) (uintptr_t) fi->fh);
+        open_file_unref((OpenFile *) (uintptr_t) fi->fh);
         fuse_reply_err(req, 0);
+}
+
+typedef struct PrefetchJob {
+        MountFs *fs;
+        OpenFile *file;
+        size_t index;
+} PrefetchJob;
+
+static void prefetch_run(void *userdata) {
+        PrefetchJob *j = userdata;
+        ChunkLoad load = { .fs = j->fs, .blob = j->file->blob, .index = j->index };
+        ObjectCacheEntry *e;
+        if (object_cache_get(j->fs->chunks, &j->file->blob->chunks[j->index].id, chunk_load, &load, &e) >= 0)
+                object_cache_release(j->fs->chunks, e);
+        open_file_unref(j->file);
+        free(j);
+}
+
+static void prefetch_drop(void *userdata) {
+        PrefetchJob *j = userdata;
+        open_file_unref(j->file);
+        free(j);
+}
+
+/* After a read of [start, end) that ended in chunk `last`: when it carried
+ * on from where the previous read ended (give or take the kernel's
+ * parallel read-ahead requests), queue the chunks up to PREFETCH_AHEAD
+ * bytes past it that are not queued yet. Random readers queue nothing. */
+static void prefetch_after(MountFs *fs, OpenFile *f, uint64_t start, uint64_t end, size_t last) {
+        const Blob *b = f->blob;
+        uint64_t next = atomic_load(&f->next);
+        while (next < end && !atomic_compare_exchange_weak(&f->next, &next, end))
+                ;
+        if (start + PREFETCH_SLACK < next || start > next + PREFETCH_SLACK)
+                return;
+        uint64_t until = MIN(b->size, end + PREFETCH_AHEAD);
+        size_t want = blob_find_chunk(b, until - 1) + 1;
+        uint64_t from = atomic_load(&f->ahead);
+        do {
+                if (from >= want)
+                        return;
+        } while (!atomic_compare_exchange_weak(&f->ahead, &from, want));
+        for (size_t i = MAX((size_t) from, last + 1); i < want; i++) {
+                PrefetchJob *j = malloc(sizeof *j);
+                if (!j)
+                        return;
+                *j = (PrefetchJob) { .fs = fs, .file = f, .index = i };
+                atomic_fetch_add(&f->refs, 1);
+                if (!prefetch_submit(fs->prefetch, j)) {
+                        prefetch_drop(j);
+                        return;
+                }
+        }
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
         MountFs *fs = fuse_req_userdata(req);
-        const Blob *b = (const Blob *) (uintptr_t) fi->fh;
+        OpenFile *f = (OpenFile *) (uintptr_t) fi->fh;
+        const Blob *b = f->blob;
         if (off < 0)
                 return (void) fuse_reply_err(req, EINVAL);
         if ((uint64_t) off >= b->size || size == 0)
@@ -669,7 +760,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         int r = 0;
         for (; pinned < n; pinned++) {
                 const BlobChunk *c = &b->chunks[first + pinned];
-                ChunkLoad load = { .fs = fs, .blob = b, .chunk = c };
+                ChunkLoad load = { .fs = fs, .blob = b, .index = first + pinned };
                 r = object_cache_get(fs->chunks, &c->id, chunk_load, &load, &pins[pinned]);
                 if (r < 0)
                         break;
@@ -691,6 +782,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         if (r < 0)
                 fuse_reply_err(req, -object_error(r));
         else {
+                prefetch_after(fs, f, start, end, first + n - 1);
                 fuse_reply_iov(req, iov, (int) n);
                 atomic_fetch_add(&fs->reads, 1);
                 atomic_fetch_add(&fs->read_bytes, end - start);
@@ -964,6 +1056,8 @@ int mount_fs_new(Store *s, uint64_t cache_size, MountFs **ret) {
                 r = object_cache_new(chunks, chunk_free_value, fs->buffers, &fs->chunks);
         if (r >= 0)
                 r = object_cache_new(trees, tree_free_value, NULL, &fs->trees);
+        if (r >= 0)
+                r = prefetch_new(PREFETCH_THREADS, PREFETCH_QUEUE, prefetch_run, prefetch_drop, &fs->prefetch);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(fs);
@@ -973,6 +1067,7 @@ int mount_fs_new(Store *s, uint64_t cache_size, MountFs **ret) {
 MountFs *mount_fs_free(MountFs *fs) {
         if (!fs)
                 return NULL;
+        prefetch_free(fs->prefetch); /* first: its jobs use the caches */
         object_cache_free(fs->chunks);
         object_cache_free(fs->trees);
         buffer_pool_free(fs->buffers);

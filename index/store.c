@@ -267,6 +267,7 @@ Blob *blob_free(Blob *b) {
         if (!b)
                 return NULL;
         free(b->chunks);
+        free(b->locations);
         free(b);
         return NULL;
 }
@@ -346,14 +347,59 @@ size_t blob_find_chunk(const Blob *b, uint64_t offset) {
         return lo;
 }
 
-int store_read_chunk(Store *s, const BlobChunk *chunk, void *buf) {
-        ObjectLocation loc;
-        int r = store_lookup(s, &chunk->id, &loc);
+int store_blob_locate(Store *s, Blob *b) {
+        if (b->locations || b->n_chunks == 0)
+                return 0;
+        _cleanup_free_ ObjectLocation *locs = calloc(b->n_chunks, sizeof *locs);
+        if (!locs)
+                return -ENOMEM;
+        _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
+        int r = catalog_begin(s->catalog, false, &t);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < b->n_chunks; i++) {
+                r = catalog_get_object(t, &b->chunks[i].id, &locs[i]);
+                if (r < 0)
+                        return r == -ENOENT ? -EBADMSG : r; /* a recipe naming a missing chunk is damage */
+        }
+        b->locations = TAKE_PTR(locs);
+        return 0;
+}
+
+static int read_chunk_at(Store *s, const BlobChunk *chunk, const ObjectLocation *loc, StoreVerify verify,
+                         void *buf) {
+        if (!object_type_is_literal(loc->type) || loc->raw_size != chunk->size)
+                return -EBADMSG;
+        return pack_set_read_into(s->packs, loc, &chunk->id, verify == STORE_VERIFY_DIGEST, buf);
+}
+
+static int read_chunk_looked_up(Store *s, const BlobChunk *chunk, StoreVerify verify, void *buf,
+                                ObjectLocation *ret_loc) {
+        int r = store_lookup(s, &chunk->id, ret_loc);
         if (r < 0)
                 return r == -ENOENT ? -EBADMSG : r; /* a recipe naming a missing chunk is damage */
-        if (!object_type_is_literal(loc.type) || loc.raw_size != chunk->size)
-                return -EBADMSG;
-        return pack_set_read_into(s->packs, &loc, &chunk->id, true, buf);
+        return read_chunk_at(s, chunk, ret_loc, verify, buf);
+}
+
+int store_read_chunk(Store *s, const BlobChunk *chunk, void *buf) {
+        ObjectLocation loc;
+        return read_chunk_looked_up(s, chunk, STORE_VERIFY_DIGEST, buf, &loc);
+}
+
+int store_read_blob_chunk(Store *s, const Blob *b, size_t i, StoreVerify verify, void *buf) {
+        ObjectLocation fresh;
+        if (!b->locations)
+                return read_chunk_looked_up(s, &b->chunks[i], verify, buf, &fresh);
+        const ObjectLocation *loc = &b->locations[i];
+        int r = read_chunk_at(s, &b->chunks[i], loc, verify, buf);
+        if (r != -EBADMSG && r != -ENOENT)
+                return r;
+        /* gc may have moved the chunk since the blob was located: only a
+         * read from where the catalog says it is now can call it damaged. */
+        int q = store_lookup(s, &b->chunks[i].id, &fresh);
+        if (q < 0 || (fresh.pack == loc->pack && fresh.offset == loc->offset))
+                return r;
+        return read_chunk_at(s, &b->chunks[i], &fresh, verify, buf);
 }
 
 int store_blob_write_to_fd(Store *s, const Blob *b, int fd) {

@@ -80,6 +80,7 @@ typedef struct Blob {
         uint64_t size;
         size_t n_chunks;
         BlobChunk *chunks;
+        ObjectLocation *locations;      /* per chunk, after store_blob_locate(); else NULL */
 } Blob;
 
 /* Resolves a blob id into its chunk list. A literal object is a blob of one
@@ -90,9 +91,26 @@ DEFINE_FREEP(Blob, blob_free)
 /* Index of the chunk holding byte `offset` (< size). */
 size_t blob_find_chunk(const Blob *b, uint64_t offset);
 
+/* Looks up where every chunk of b is stored, in one read transaction, so
+ * that reading the blob needs the catalog no more (a mount reading at
+ * random offsets would otherwise wait for catalog pages on every read). */
+int store_blob_locate(Store *s, Blob *b);
+
+/* How a chunk read proves its bytes: by the SHA-256 of the content (its
+ * id), or by the record's CRC-32 of the stored bytes plus a header that
+ * names the expected id, type and sizes (the mount's choice: a quarter of
+ * the CPU per byte; `isle fsck` still proves every id). */
+typedef enum StoreVerify {
+        STORE_VERIFY_DIGEST,
+        STORE_VERIFY_CHECKSUM,
+} StoreVerify;
+
 /* Reads one chunk into buf (at least chunk->size bytes), verified against
  * its id. -EBADMSG when the bytes on disk do not match. */
 int store_read_chunk(Store *s, const BlobChunk *chunk, void *buf);
+/* Chunk i of b, from its location when b was located (a location that has
+ * gone stale, since gc moved the chunk, is looked up again). */
+int store_read_blob_chunk(Store *s, const Blob *b, size_t i, StoreVerify verify, void *buf);
 /* Writes a blob's bytes to fd, verifying every chunk. */
 int store_blob_write_to_fd(Store *s, const Blob *b, int fd);
 /* Reads a whole (small) blob into memory. */

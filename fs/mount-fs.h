@@ -27,12 +27,20 @@
  * with half-second timeouts plus explicit invalidation by
  * mount_fs_refresh() when the store's commit sequence moves.
  *
- * Reads: open() resolves the blob's chunk list once (so an open file keeps
- * reading the same bytes whatever `current` does later); read() finds the
- * chunks by binary search and replies straight from a shared cache of
+ * Reads: open() resolves the blob's chunk list and where each chunk is
+ * stored, once (so an open file keeps reading the same bytes whatever
+ * `current` does later, and no read waits for catalog pages); read() finds
+ * the chunks by binary search and replies straight from a shared cache of
  * verified, decompressed chunks (object-cache.h). Every chunk is verified
- * against its id when it is read from the packs; a mismatch is EIO plus one
- * log line naming the blob and chunk, never wrong bytes.
+ * when it is read from the packs: the record header must name its id, type
+ * and sizes, and the CRC-32 of the stored bytes must match (a quarter of the
+ * CPU of re-hashing; `isle fsck` proves every SHA-256). A mismatch is EIO
+ * plus one log line naming the blob and chunk, never wrong bytes. A read
+ * that carries on where the last one ended queues the next few MiB on a
+ * prefetch pool (prefetch.h).
+ *
+ * Extended attributes: only user.isle.digest exists; names outside user.*
+ * are "not supported", so that `ls -l` stops asking after the first file.
  *
  * Thread safe: any number of libfuse worker threads, plus one thread
  * calling mount_fs_refresh(). */

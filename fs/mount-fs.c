@@ -1149,6 +1149,10 @@ static fuse_ino_t fixed_ino(MountFs *fs, MountNodeKind kind) {
 }
 
 int mount_fs_refresh(MountFs *fs) {
+        /* A gc deletes packs after its commit: look at every poll, so their
+         * disk space goes as soon as the files are gone. */
+        pack_set_forget_gone(store_packs(fs->store));
+
         _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
         int r = begin_read(fs, &t);
         if (r < 0)

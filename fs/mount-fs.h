@@ -73,8 +73,9 @@ void mount_fs_set_session(MountFs *fs, struct fuse_session *se);
 /* Reads the store's commit sequence; when it moved since the last call,
  * tells the kernel to forget what may have changed at the top level
  * (current, generations/, bundles/, bundles/NAME/latest, removed revisions
- * and generations). Returns 1 when it moved, 0 when not, or a negative
- * errno. Call from one thread at a time, never from a request handler. */
+ * and generations). Also closes the packs gc deleted. Returns 1 when it
+ * moved, 0 when not, or a negative errno. Call from one thread at a time,
+ * never from a request handler. */
 int mount_fs_refresh(MountFs *fs);
 
 /* Requests answered and bytes read so far, for the exit log line. */

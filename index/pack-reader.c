@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -16,6 +17,10 @@ struct PackSet {
         pthread_mutex_t lock;
         int *fds;               /* protected by lock; index = pack number, -1 = not open */
         size_t n_fds;
+        /* Held shared by pack_set_read*() while they use an fd, exclusively
+         * by pack_set_forget_gone() to close fds: never a read from an fd
+         * closed (or reused) under it. */
+        pthread_rwlock_t use;
 };
 
 int pack_set_new(const char *dir, PackSet **ret) {
@@ -28,6 +33,12 @@ int pack_set_new(const char *dir, PackSet **ret) {
                 return -ENOMEM;
         }
         pthread_mutex_init(&s->lock, NULL);
+        pthread_rwlockattr_t a;
+        pthread_rwlockattr_init(&a);
+        /* A steady stream of reads must not keep the closer waiting forever. */
+        pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&s->use, &a);
+        pthread_rwlockattr_destroy(&a);
         *ret = s;
         return 0;
 }
@@ -47,6 +58,7 @@ PackSet *pack_set_free(PackSet *s) {
                 return NULL;
         pack_set_flush(s);
         free(s->fds);
+        pthread_rwlock_destroy(&s->use);
         pthread_mutex_destroy(&s->lock);
         free(s->dir);
         free(s);
@@ -160,7 +172,38 @@ int record_payload_decode(const RecordInfo *info, const void *stored, void *out,
         return 0;
 }
 
-int pack_set_read_into(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void *buf) {
+/* With s->lock held. Only pack_set_forget_gone() and pack_set_flush()
+ * close fds, so they stay valid for fstat() under the lock. */
+static bool any_gone(PackSet *s, bool close_them) {
+        bool any = false;
+        for (size_t i = 0; i < s->n_fds; i++) {
+                struct stat st;
+                if (s->fds[i] < 0 || fstat(s->fds[i], &st) < 0 || st.st_nlink > 0)
+                        continue;
+                any = true;
+                if (close_them) {
+                        close(s->fds[i]);
+                        s->fds[i] = -1;
+                }
+        }
+        return any;
+}
+
+void pack_set_forget_gone(PackSet *s) {
+        /* Cheap when nothing is gone: no waiting for the reads in flight. */
+        pthread_mutex_lock(&s->lock);
+        bool any = any_gone(s, false);
+        pthread_mutex_unlock(&s->lock);
+        if (!any)
+                return;
+        pthread_rwlock_wrlock(&s->use);
+        pthread_mutex_lock(&s->lock);
+        any_gone(s, true);
+        pthread_mutex_unlock(&s->lock);
+        pthread_rwlock_unlock(&s->use);
+}
+
+static int read_record(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void *buf) {
         int fd = pack_set_fd(s, loc->pack);
         if (fd < 0)
                 return fd;
@@ -206,6 +249,13 @@ int pack_set_read_into(PackSet *s, const ObjectLocation *loc, const ObjectId *id
             info.stored_size != loc->stored_size || info.raw_size != loc->raw_size)
                 return -EBADMSG;
         return record_payload_decode(&info, raw ? buf : stored, buf, verify_hash);
+}
+
+int pack_set_read_into(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void *buf) {
+        pthread_rwlock_rdlock(&s->use);
+        int r = read_record(s, loc, id, verify_hash, buf);
+        pthread_rwlock_unlock(&s->use);
+        return r;
 }
 
 int pack_set_read(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void **ret,

@@ -28,6 +28,12 @@ int pack_set_fd(PackSet *s, uint32_t pack);
 /* Forgets (closes) every fd: after gc rewrote packs. Not safe while other
  * threads read. */
 void pack_set_flush(PackSet *s);
+/* Closes the fds of packs that were deleted (gc), so that a long-running
+ * reader does not hold on to their disk space; a later read of such a pack
+ * opens it by name (and fails: its records moved). Waits for the reads in
+ * flight through pack_set_read*(); safe against those, not against other
+ * users of pack_set_fd(). */
+void pack_set_forget_gone(PackSet *s);
 
 /* Reads the record at loc, checks that it is whole and names `id`, and
  * returns its content decompressed (malloc'd, *ret_size bytes).

@@ -354,6 +354,26 @@ sums "$M/current/files/more" | sed 's|^\(.\{64\}\)  ./|\1  |' >"$T/more.got"
 (cd "$SRC/more" && sha256sum m*.bin) | diff - "$T/more.got" >/dev/null || fail "files added during the reads differ"
 ok "8 parallel readers (4 files, 4 on one file) all through an isle add: no error, all bytes exact"
 
+# --- gc while mounted ---------------------------------------------------------------
+# A bundle twice the size of everything else, read through the mount, then
+# forgotten and collected: its pack is then mostly dead, so gc rewrites the
+# rest elsewhere and deletes it. The daemon must let go of the deleted pack
+# (its disk space), and what was moved must still read.
+packs_bytes=$(du -scb "$S"/packs/pack-* | awk 'END { print $1 }')
+python3 -c 'import os, sys; open(sys.argv[1], "wb").write(os.urandom(int(sys.argv[2])))' "$T/junk.bin" \
+  $((2 * packs_bytes + (1 << 20)))
+isle add file "$T/junk.bin" --bundle junk -m junk >/dev/null || fail "adding junk failed"
+wait_until 5 test -e "$M/bundles/junk/latest/files/junk.bin" || fail "junk never showed up"
+cmp -s "$M/bundles/junk/latest/files/junk.bin" "$T/junk.bin" || fail "junk reads back wrong"
+pid=$(daemon_pid "$M")
+isle forget junk@1 >/dev/null || fail "forget junk@1 failed"
+isle gc >/dev/null || fail "gc after forgetting junk failed"
+held() { find "/proc/$pid/fd" -lname '*/packs/pack-* (deleted)' 2>/dev/null | wc -l; }
+none_held() { [ "$(held)" -eq 0 ]; }
+wait_until 5 none_held || fail "the daemon still holds $(held) deleted pack(s) after gc"
+sums "$M/current/files/app/many" | cmp -s - <(sums "$SRC/app/many") || fail "files do not read after gc"
+ok "gc while mounted: the deleted packs are let go, the rest still reads"
+
 # --- corruption: a flipped byte in a pack ----------------------------------------
 # Finds the records of files not read so far and flips one payload byte
 # each: a chunk in the middle of victim/big.bin (raw) and the single

@@ -43,10 +43,15 @@ static int run(int argc, char **argv) {
         }
         if (!cli.quiet) {
                 char a[32], b[32], d[32], e[32];
-                printf("freed %s%s (packs: %s -> %s); removed %" PRIu64 " of %" PRIu64 " objects; "
+                /* The packs can grow by gc's own commit record when there
+                 * was nothing to free: say that, not "freed -192 B". */
+                if (freed < 0)
+                        snprintf(a, sizeof a, "nothing");
+                else
+                        format_bytes(a, (uint64_t) freed);
+                printf("freed %s (packs: %s -> %s); removed %" PRIu64 " of %" PRIu64 " objects; "
                        "%" PRIu64 " pack(s) deleted, %" PRIu64 " rewritten (%" PRIu64 " live objects, %s moved)\n",
-                       freed < 0 ? "-" : "", format_bytes(a, (uint64_t) (freed < 0 ? -freed : freed)),
-                       format_bytes(b, rep.bytes_before), format_bytes(d, rep.bytes_after), rep.objects_removed,
+                       a, format_bytes(b, rep.bytes_before), format_bytes(d, rep.bytes_after), rep.objects_removed,
                        rep.objects_before, rep.packs_deleted, rep.packs_rewritten, rep.objects_moved,
                        format_bytes(e, rep.bytes_moved));
                 if (rep.packs_kept_damaged)

@@ -517,45 +517,21 @@ static int attribute_tree(Fsck *f, Attribution *a, const ObjectId *id, const cha
         return tainted;
 }
 
-static int attribute_artifacts(Fsck *f, Attribution *a, json_t *j, const char *kind) {
-        int r = 0;
-        if (json_is_object(j)) {
-                const char *k = json_string_value(json_object_get(j, "kind")) ?: kind;
-                const char *key;
-                json_t *v;
-                json_object_foreach(j, key, v) {
-                        ObjectId id;
-                        _cleanup_free_ char *where = NULL;
-                        if (asprintf(&where, "(%s artifact %s)", k ? k : "an", key) < 0)
-                                return -ENOMEM;
-                        if (strcmp(key, "tree") == 0 && object_id_from_hex(json_string_value(v) ?: "", &id) >= 0)
-                                r = attribute_tree(f, a, &id, where);
-                        else if (strcmp(key, "blob") == 0 && object_id_from_hex(json_string_value(v) ?: "", &id) >= 0)
-                                r = attribute_blob(f, a, &id, where, NULL);
-                        else if (strcmp(key, "blobs") == 0 && json_is_array(v)) {
-                                size_t i;
-                                json_t *e;
-                                json_array_foreach(v, i, e) {
-                                        if (object_id_from_hex(json_string_value(e) ?: "", &id) >= 0)
-                                                r = attribute_blob(f, a, &id, where, json_string_value(e));
-                                        if (r < 0)
-                                                break;
-                                }
-                        } else
-                                r = attribute_artifacts(f, a, v, k);
-                        if (r < 0)
-                                return r;
-                }
-        } else if (json_is_array(j)) {
-                size_t i;
-                json_t *e;
-                json_array_foreach(j, i, e) {
-                        r = attribute_artifacts(f, a, e, kind);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        return 0;
+typedef struct ArtifactAttribution {
+        Fsck *f;
+        Attribution *a;
+} ArtifactAttribution;
+
+static int attribute_artifact_ref(const char *kind, const char *key, bool tree, const ObjectId *id,
+                                  void *userdata) {
+        ArtifactAttribution *aa = userdata;
+        _cleanup_free_ char *where = NULL;
+        if (asprintf(&where, "(%s artifact %s)", kind ?: "an", key) < 0)
+                return -ENOMEM;
+        if (tree)
+                return attribute_tree(aa->f, aa->a, id, where);
+        char hex[OBJECT_ID_HEX_SIZE];
+        return attribute_blob(aa->f, aa->a, id, where, strcmp(key, "blobs") == 0 ? object_id_to_hex(id, hex) : NULL);
 }
 
 /* One revision or generation record: its root, and what else it names. */
@@ -576,7 +552,8 @@ static int attribute_record(Fsck *f, const char *label, const ObjectId *id, bool
                 r = attribute_tree(f, &a, &root, "");
         if (r >= 0 && revision) {
                 a.artifacts = true;
-                r = attribute_artifacts(f, &a, json_object_get(j, "artifacts"), NULL);
+                r = refs_foreach_artifact_ref(json_object_get(j, "artifacts"), attribute_artifact_ref,
+                                              &(ArtifactAttribution) { .f = f, .a = &a });
         } else if (r >= 0) {
                 size_t i;
                 json_t *e;

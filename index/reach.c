@@ -85,50 +85,8 @@ static int report(Walk *w, const WalkItem *it, const ObjectLocation *loc) {
 /* Pushes an id given as hex in a record. A field that does not hold an id
  * is not a reference (artifact kinds may use these names loosely); the
  * record itself is verified by its own hash. */
-static int walk_push_hex(Walk *w, const json_t *v, ReachKind kind) {
-        const char *s = json_string_value(v);
-        ObjectId id;
-        if (!s || object_id_from_hex(s, &id) < 0)
-                return 0;
-        return walk_push(w, &id, kind);
-}
-
-/* Every "tree", "blob" and "blobs" anywhere inside an artifact list. */
-static int walk_artifacts(Walk *w, json_t *j) {
-        int r;
-        if (json_is_object(j)) {
-                const char *key;
-                json_t *v;
-                json_object_foreach(j, key, v) {
-                        if (strcmp(key, "tree") == 0 && json_is_string(v))
-                                r = walk_push_hex(w, v, REACH_TREE);
-                        else if (strcmp(key, "blob") == 0 && json_is_string(v))
-                                r = walk_push_hex(w, v, REACH_BLOB);
-                        else if (strcmp(key, "blobs") == 0 && json_is_array(v)) {
-                                size_t i;
-                                json_t *e;
-                                r = 0;
-                                json_array_foreach(v, i, e) {
-                                        r = json_is_string(e) ? walk_push_hex(w, e, REACH_BLOB)
-                                                              : walk_artifacts(w, e);
-                                        if (r < 0)
-                                                break;
-                                }
-                        } else
-                                r = walk_artifacts(w, v);
-                        if (r < 0)
-                                return r;
-                }
-        } else if (json_is_array(j)) {
-                size_t i;
-                json_t *e;
-                json_array_foreach(j, i, e) {
-                        r = walk_artifacts(w, e);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        return 0;
+static int walk_artifact_ref(const char *kind, const char *key, bool tree, const ObjectId *id, void *userdata) {
+        return walk_push(userdata, id, tree ? REACH_TREE : REACH_BLOB);
 }
 
 static int walk_record(Walk *w, const WalkItem *it, const void *buf, size_t n) {
@@ -144,7 +102,7 @@ static int walk_record(Walk *w, const WalkItem *it, const void *buf, size_t n) {
         }
         int r = walk_push(w, &root, REACH_TREE);
         if (r >= 0 && revision)
-                r = walk_artifacts(w, json_object_get(j, "artifacts"));
+                r = refs_foreach_artifact_ref(json_object_get(j, "artifacts"), walk_artifact_ref, w);
         else if (r >= 0) {
                 size_t i;
                 json_t *a;

@@ -79,6 +79,52 @@ int json_get_id(const json_t *obj, const char *key, ObjectId *ret) {
         return object_id_from_hex(s, ret) < 0 ? -EBADMSG : 0;
 }
 
+static int artifact_ref(const json_t *v, const char *kind, const char *key, bool tree, ArtifactRefFn fn,
+                        void *userdata) {
+        ObjectId id;
+        if (object_id_from_hex(json_string_value(v) ?: "", &id) < 0)
+                return 0;
+        return fn(kind, key, tree, &id, userdata);
+}
+
+static int foreach_artifact_ref(json_t *j, const char *kind, ArtifactRefFn fn, void *userdata) {
+        int r = 0;
+        size_t i;
+        json_t *e;
+        if (json_is_array(j)) {
+                json_array_foreach(j, i, e)
+                        if ((r = foreach_artifact_ref(e, kind, fn, userdata)) < 0)
+                                return r;
+                return 0;
+        }
+        if (!json_is_object(j))
+                return 0;
+        const char *k = json_string_value(json_object_get(j, "kind")) ?: kind;
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v) {
+                bool tree = strcmp(key, "tree") == 0;
+                if ((tree || strcmp(key, "blob") == 0) && json_is_string(v))
+                        r = artifact_ref(v, k, key, tree, fn, userdata);
+                else if (strcmp(key, "blobs") == 0 && json_is_array(v)) {
+                        json_array_foreach(v, i, e) {
+                                r = json_is_string(e) ? artifact_ref(e, k, key, false, fn, userdata)
+                                                      : foreach_artifact_ref(e, k, fn, userdata);
+                                if (r < 0)
+                                        break;
+                        }
+                } else
+                        r = foreach_artifact_ref(v, k, fn, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int refs_foreach_artifact_ref(json_t *artifacts, ArtifactRefFn fn, void *userdata) {
+        return foreach_artifact_ref(artifacts, NULL, fn, userdata);
+}
+
 int refs_read_record(Store *s, const ObjectId *id, const char *type, json_t **ret) {
         json_t *j = NULL;
         int r = store_read_json(s, id, &j);

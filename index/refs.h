@@ -39,6 +39,15 @@ int refs_read_record(Store *s, const ObjectId *id, const char *type, json_t **re
 
 /* Helpers for the record fields. */
 int json_get_id(const json_t *obj, const char *key, ObjectId *ret);
+
+/* The objects a revision's artifact list names, at any depth: every string
+ * under a "tree" or "blob" key and every string in a "blobs" array that is
+ * an id (other strings are not references). `kind` is the nearest enclosing
+ * object's "kind" (NULL when there is none), `key` the key that named it.
+ * The one reading of that list that gc, fsck and export share. Stops at
+ * fn's first negative return and returns it. */
+typedef int (*ArtifactRefFn)(const char *kind, const char *key, bool tree, const ObjectId *id, void *userdata);
+int refs_foreach_artifact_ref(json_t *artifacts, ArtifactRefFn fn, void *userdata);
 /* The current time as RFC 3339 UTC ("2026-11-22T20:35:46Z"). SOURCE_DATE_EPOCH
  * is honoured so tests and reproducible builds can pin it. */
 void now_rfc3339(char buf[static 32]);

@@ -146,21 +146,90 @@ static int import_files(Store *s, const TransferImportOptions *o, char **files, 
         return 0;
 }
 
+/* --pending: what is staged and still waits for volumes. */
+static int list_pending(void) {
+        _cleanup_(store_freep) Store *s = NULL;
+        if (cli_open_store(false, &s) < 0)
+                return 1;
+        json_t *list;
+        int r = transfer_pending_list(s, &list);
+        if (r < 0)
+                return cli_fail(r, "cannot read the pending imports of %s", store_path(s));
+        if (cli.json) {
+                cli_print_json(list);
+                return 0;
+        }
+        if (json_array_size(list) == 0 && !cli.quiet)
+                printf("no pending imports\n");
+        size_t i;
+        json_t *e;
+        json_array_foreach(list, i, e) {
+                char revs[400];
+                printf("export %.12s: %s; %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+                       " objects present, %" JSON_INTEGER_FORMAT " volume(s) in all\n",
+                       json_string_value(json_object_get(e, "export")) ?: "?",
+                       revision_list(json_object_get(e, "revisions"), revs, sizeof revs),
+                       json_integer_value(json_object_get(e, "present")),
+                       json_integer_value(json_object_get(e, "objects")),
+                       json_integer_value(json_object_get(e, "volumes")));
+        }
+        json_decref(list);
+        return 0;
+}
+
+/* --abandon EXPORT: the rest of the volumes will not come; let gc have
+ * what the import staged. */
+static int abandon_pending(const char *export_prefix) {
+        _cleanup_(store_freep) Store *s = NULL;
+        _cleanup_(store_txn_abortp) StoreTxn *t = NULL;
+        if (cli_open_write(&s, &t) < 0)
+                return 1;
+        json_t *entry;
+        _cleanup_free_ char *err = NULL;
+        int r = transfer_pending_abandon(t, export_prefix, &entry, &err);
+        if (r < 0)
+                return cli_fail_detail(r, err, "cannot abandon %s", export_prefix);
+        r = store_txn_commit(TAKE_PTR(t));
+        if (r < 0) {
+                json_decref(entry);
+                return cli_fail(r, "cannot commit to %s", cli.store_path);
+        }
+        char revs[400];
+        if (!cli.quiet && !cli.json)
+                printf("abandoned the pending import of export %.12s (%s): run `isle gc` to reclaim what it "
+                       "staged\n",
+                       json_string_value(json_object_get(entry, "export")) ?: "?",
+                       revision_list(json_object_get(entry, "revisions"), revs, sizeof revs));
+        json_decref(entry);
+        return 0;
+}
+
 static int run(int argc, char **argv) {
         static const struct option options[] = {
                 { "verify", required_argument, NULL, 'k' },
                 { "activate", no_argument, NULL, 'a' },
+                { "pending", no_argument, NULL, 'p' },
+                { "abandon", required_argument, NULL, 'x' },
                 {},
         };
-        const char *verify_path = NULL;
-        bool activate = false;
+        const char *verify_path = NULL, *abandon = NULL;
+        bool activate = false, pending = false;
         int c;
         while ((c = getopt_long(argc, argv, "k:a", options, NULL)) >= 0)
                 switch (c) {
                 case 'k': verify_path = optarg; break;
                 case 'a': activate = true; break;
+                case 'p': pending = true; break;
+                case 'x': abandon = optarg; break;
                 default: cli_usage(&verb_import, stderr); return 2;
                 }
+        if (pending || abandon) {
+                if (optind < argc || (pending && abandon) || verify_path || activate) {
+                        cli_usage(&verb_import, stderr);
+                        return 2;
+                }
+                return pending ? list_pending() : abandon_pending(abandon);
+        }
         if (optind >= argc) {
                 cli_usage(&verb_import, stderr);
                 return 2;
@@ -210,13 +279,17 @@ static int run(int argc, char **argv) {
 const Verb verb_import = {
         .name = "import",
         .summary = "import an export (all its volumes, or some of them) into the store",
-        .usage = "import FILE...|- [--verify PUBKEY] [--activate]\n\n"
+        .usage = "import FILE...|- [--verify PUBKEY] [--activate]\n"
+                 "import --pending | --abandon EXPORT\n\n"
                  "FILE... are volumes of one export, in any order (a split export's volumes may also\n"
                  "come one import at a time: each stages its objects, and the revisions appear with the\n"
                  "last). Every object is verified before it is stored; anything damaged, truncated,\n"
                  "reordered, unsigned (when required) or from another export is refused, and the store\n"
                  "stays as it was.\n\n"
                  "  --verify PUBKEY  the export must carry a valid signature by this Ed25519 key\n"
-                 "  --activate       also activate the imported revisions, in the same transaction",
+                 "  --activate       also activate the imported revisions, in the same transaction\n"
+                 "  --pending        list imports that still wait for volumes (--json too)\n"
+                 "  --abandon EXPORT give up on one (EXPORT: its id as --pending shows it, at least\n"
+                 "                   8 hex digits); `isle gc` then reclaims what it staged",
         .run = run,
 };

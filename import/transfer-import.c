@@ -614,6 +614,90 @@ static int pending_add(TransferImport *ti, StoreTxn *t, json_t *doc) {
         return pending_write(t, doc);
 }
 
+int transfer_pending_list(Store *s, json_t **ret) {
+        _cleanup_(catalog_abortp) CatalogTxn *c = NULL;
+        int r = catalog_begin(store_catalog(s), false, &c);
+        if (r < 0)
+                return r;
+        json_t *doc;
+        r = pending_read(s, c, &doc);
+        if (r < 0)
+                return r;
+        json_t *out = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(doc, "imports"), i, e) {
+                ObjectId list;
+                _cleanup_free_ uint8_t *ids = NULL;
+                size_t n = 0, present = 0;
+                if (json_get_id(e, "objects", &list) >= 0 &&
+                    store_read_blob(s, &list, SIZE_MAX / 2, (void **) &ids, &n) >= 0)
+                        for (size_t k = 0; k + OBJECT_ID_SIZE <= n; k += OBJECT_ID_SIZE) {
+                                ObjectId id;
+                                ObjectLocation loc;
+                                memcpy(id.bytes, ids + k, OBJECT_ID_SIZE);
+                                present += catalog_get_object(c, &id, &loc) >= 0;
+                        }
+                json_t *x = json_pack("{s:O,s:O,s:O,s:I,s:I}", "export", json_object_get(e, "export"), "revisions",
+                                      json_object_get(e, "revisions") ?: json_null(), "volumes",
+                                      json_object_get(e, "volumes") ?: json_null(), "objects",
+                                      (json_int_t) (n / OBJECT_ID_SIZE), "present", (json_int_t) present);
+                if (!x || json_array_append_new(out, x) < 0) {
+                        json_decref(out);
+                        json_decref(doc);
+                        return -ENOMEM;
+                }
+        }
+        json_decref(doc);
+        *ret = out;
+        return 0;
+}
+
+int transfer_pending_abandon(StoreTxn *t, const char *export_prefix, json_t **ret_entry, char **reterr) {
+        size_t len = strlen(export_prefix);
+        if (len < 8 || len > 2 * OBJECT_ID_SIZE || strspn(export_prefix, "0123456789abcdef") != len)
+                return reterr_printf(reterr, -EINVAL, "'%s' is not an export id (8 to 64 lowercase hex digits)",
+                                     export_prefix);
+        json_t *doc;
+        int r = pending_read(store_txn_store(t), store_txn_catalog(t), &doc);
+        if (r < 0)
+                return r;
+        json_t *imports = json_object_get(doc, "imports");
+        ssize_t found = -1;
+        size_t i;
+        json_t *e;
+        json_array_foreach(imports, i, e) {
+                const char *x = json_string_value(json_object_get(e, "export"));
+                if (!x || strncmp(x, export_prefix, len) != 0)
+                        continue;
+                if (found >= 0) {
+                        json_decref(doc);
+                        return reterr_printf(reterr, -EEXIST,
+                                             "'%s' names more than one pending import: give more of the id",
+                                             export_prefix);
+                }
+                found = (ssize_t) i;
+        }
+        if (found < 0) {
+                json_decref(doc);
+                return reterr_printf(reterr, -ENOENT, "no pending import has an export id starting with '%s'",
+                                     export_prefix);
+        }
+        json_t *entry = json_incref(json_array_get(imports, (size_t) found));
+        json_array_remove(imports, (size_t) found);
+        r = pending_write(t, doc);
+        json_decref(doc);
+        if (r < 0) {
+                json_decref(entry);
+                return r;
+        }
+        if (ret_entry)
+                *ret_entry = entry;
+        else
+                json_decref(entry);
+        return 0;
+}
+
 /* ---- checks before writing ---- */
 
 static const char *spec_of(const json_t *e, char buf[static 200]) {

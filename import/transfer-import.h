@@ -92,3 +92,17 @@ int transfer_import_add(TransferImport *ti, int fd, const char *name, char **ret
  * other content, -ENOSPC for too little free space. On success fills *ret
  * (release with transfer_import_result_done()). */
 int transfer_import_run(TransferImport *ti, TransferImportResult *ret, char **reterr);
+
+/* ---- imports still waiting for volumes ---- */
+
+/* The pending imports, as an array (new reference) of
+ * {"export":HEX,"revisions":[{"bundle","revision","id"}...],"volumes":N,
+ *  "objects":N,"present":N}: the export's object count and how many of
+ * those objects the store holds now (staged or already there). */
+int transfer_pending_list(Store *s, json_t **ret);
+
+/* Drops the pending import whose export id starts with `export_prefix`
+ * (at least 8 hex digits; -EINVAL otherwise, -ENOENT when none matches,
+ * -EEXIST (explained) when several do), so that gc may collect the objects
+ * it staged. *ret_entry (optional, new reference) is the entry dropped. */
+int transfer_pending_abandon(StoreTxn *t, const char *export_prefix, json_t **ret_entry, char **reterr);

@@ -361,6 +361,36 @@ check_files "$T/s" app@1 "$W/src1"
 fsck_clean "$T/s"
 ok "volumes shuffled, one twice (a no-op), gc in between: app@1 appears with the last"
 
+# A pending import that will never complete: listed, then abandoned, and gc
+# takes what it staged; the export can still be imported whole afterwards.
+new_store "$T/pend"
+ISLE_STORE=$T/pend "$ISLE" import "${order[0]}" "${order[1]}" >/dev/null || fail "import two volumes"
+pend=$(ISLE_STORE=$T/pend "$ISLE" --json import --pending) || fail "import --pending"
+read -r pexport pobjects ppresent < <(python3 -c '
+import json, sys
+l = json.loads(sys.argv[1])
+assert len(l) == 1 and l[0]["revisions"][0]["bundle"] == "app" and l[0]["volumes"] == int(sys.argv[2]), l
+print(l[0]["export"], l[0]["objects"], l[0]["present"])' "$pend" "$nvol") || fail "import --pending --json: $pend"
+[ "$ppresent" -gt 0 ] && [ "$ppresent" -lt "$pobjects" ] || fail "pending: $ppresent of $pobjects objects present"
+assert_contains "$(ISLE_STORE=$T/pend "$ISLE" import --pending)" "export ${pexport:0:12}: app@1; $ppresent of $pobjects objects present"
+before=$(store_fingerprint "$T/pend")
+ISLE_STORE=$T/pend expect_fail "$ISLE" import --abandon 0123
+assert_contains "$ERR" "not an export id"
+ISLE_STORE=$T/pend expect_fail "$ISLE" import --abandon 00000000
+assert_contains "$ERR" "no pending import has an export id starting with '00000000'"
+[ "$(store_fingerprint "$T/pend")" = "$before" ] || fail "a refused --abandon changed the store"
+packs_before=$(du -scb "$T/pend"/packs | awk 'END { print $1 }')
+assert_contains "$(ISLE_STORE=$T/pend "$ISLE" import --abandon "${pexport:0:12}")" "abandoned the pending import of export ${pexport:0:12} (app@1)"
+assert_contains "$(ISLE_STORE=$T/pend "$ISLE" import --pending)" "no pending imports"
+ISLE_STORE=$T/pend "$ISLE" gc >/dev/null || fail "gc after abandoning"
+packs_after=$(du -scb "$T/pend"/packs | awk 'END { print $1 }')
+[ "$packs_after" -lt $((packs_before / 4)) ] || fail "gc kept what the abandoned import staged ($packs_before -> $packs_after bytes)"
+fsck_clean "$T/pend"
+ISLE_STORE=$T/pend "$ISLE" import "$W"/vol.* >"$W/out" || fail "import all volumes after abandoning"
+assert_contains "$(cat "$W/out")" "imported app@1"
+check_files "$T/pend" app@1 "$W/src1"
+ok "import --pending lists a staged import ($ppresent of $pobjects objects); --abandon drops it, gc reclaims it ($packs_before -> $packs_after bytes)"
+
 new_store "$T/all"
 ISLE_STORE=$T/all "$ISLE" import $(ls "$W"/vol.* | sort -r) >"$W/out" || fail "import all volumes at once"
 assert_contains "$(cat "$W/out")" "imported app@1"

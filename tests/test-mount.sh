@@ -2,10 +2,12 @@
 # isle mount: a real FUSE mount of a real store.
 #   layout, bytes (sha256 of every file), modes, symlinks, sorted readdir,
 #   statfs, xattr; live update (new content within a second, an open file
-#   keeps its bytes); 8 parallel readers while `isle add` runs; a flipped
+#   keeps its bytes); 8 parallel readers while `isle add` runs; gc while
+#   mounted (deleted packs let go, moved chunks still read); a flipped
 #   byte in a pack is EIO (never wrong bytes) and the rest still reads;
-#   refusals (non-empty dir, missing store, second mount); clean unmounts by
-#   `isle umount` and SIGTERM.
+#   memory bounded by the cache over 5 GiB of reads; refusals (non-empty
+#   dir, missing store, second mount); clean unmounts by `isle umount` and
+#   SIGTERM.
 # Every mount is waited on by `isle mount` itself (it returns once the mount
 # answers); the trap unmounts whatever is left, even on failure.
 . "$(dirname "$0")/lib.sh"

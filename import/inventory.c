@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <zstd.h>
 
+#include "compressor.h"
 #include "fileio.h"
 #include "reterr.h"
 #include "transfer-format.h"
@@ -76,6 +77,35 @@ int inventory_write(Store *s, int fd, uint64_t *ret_count) {
         return 0;
 }
 
+/* The header's sizes are only claims (a damaged one can say anything up
+ * to TRANSFER_OBJECTS_MAX ids, as can the frame's own content size), so
+ * memory grows with the bytes that actually arrive or come out, never to
+ * a claimed size up front. */
+
+/* Reads exactly n bytes into a new buffer; -EPIPE when fd ends first. */
+static int read_growing(int fd, uint64_t n, uint8_t **ret) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t have = 0, allocated = 0;
+        do {
+                if (have == allocated) {
+                        size_t a = (size_t) MIN(n, (uint64_t) MAX(allocated * 2, (size_t) 1 << 20));
+                        uint8_t *p = realloc(buf, MAX(a, (size_t) 1));
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = a;
+                }
+                ssize_t k = read_full(fd, buf + have, allocated - have);
+                if (k < 0)
+                        return (int) k;
+                if ((size_t) k < allocated - have)
+                        return -EPIPE;
+                have += (size_t) k;
+        } while (have < n);
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
 int inventory_read(int fd, IdSet *into, uint64_t *ret_count, char **reterr) {
         uint8_t h[INVENTORY_HEADER_SIZE];
         ssize_t n = read_full(fd, h, sizeof h);
@@ -90,28 +120,27 @@ int inventory_read(int fd, IdSet *into, uint64_t *ret_count, char **reterr) {
         uint64_t zsize = le64_read(h + offsetof(InventoryHeader, compressed_size));
         if (count > TRANSFER_OBJECTS_MAX || zsize > ZSTD_compressBound(count * OBJECT_ID_SIZE) + 64)
                 return reterr_printf(reterr, -EBADMSG, "inventory header is damaged (impossible sizes)");
-        _cleanup_free_ uint8_t *z = malloc(zsize ? zsize : 1);
-        if (!z)
-                return -ENOMEM;
-        n = read_full(fd, z, zsize);
-        if (n < 0)
-                return (int) n;
-        if ((uint64_t) n < zsize)
+        _cleanup_free_ uint8_t *z = NULL;
+        int r = read_growing(fd, zsize, &z);
+        if (r == -EPIPE)
                 return reterr_printf(reterr, -EBADMSG, "inventory is truncated");
+        if (r < 0)
+                return r;
         /* The frame says how big it unpacks: believe the header only if both agree. */
         if (ZSTD_getFrameContentSize(z, zsize) != count * OBJECT_ID_SIZE)
                 return reterr_printf(reterr, -EBADMSG, "inventory is damaged (the id list does not match its count)");
-        _cleanup_free_ uint8_t *ids = malloc(count ? count * OBJECT_ID_SIZE : 1);
-        if (!ids)
-                return -ENOMEM;
-        size_t k = ZSTD_decompress(ids, count * OBJECT_ID_SIZE, z, zsize);
-        if (ZSTD_isError(k) || k != count * OBJECT_ID_SIZE)
+        _cleanup_free_ uint8_t *ids = NULL;
+        r = zstd_decompress_exact(z, zsize, count * OBJECT_ID_SIZE, &ids);
+        if (r == -EBADMSG)
                 return reterr_printf(reterr, -EBADMSG, "inventory is damaged (the id list does not decompress)");
+        if (r < 0)
+                return r;
+        size_t k = count * OBJECT_ID_SIZE;
         ObjectId digest;
         object_id_hash(ids, k, &digest);
         if (memcmp(digest.bytes, h + offsetof(InventoryHeader, sha256), OBJECT_ID_SIZE) != 0)
                 return reterr_printf(reterr, -EBADMSG, "inventory is damaged (the id list does not match its hash)");
-        int r = id_set_reserve(into, id_set_size(into) + count);
+        r = id_set_reserve(into, id_set_size(into) + count);
         if (r < 0)
                 return r;
         for (uint64_t i = 0; i < count; i++) {

@@ -21,9 +21,18 @@ struct TarReader {
         uint64_t kept;
 };
 
+/* An entry's bytes come from archive_read_data_block(), not
+ * archive_read_data(): the latter fills holes (a sparse entry, or any GNU
+ * header's "realsize") with zeros, so a few bytes of archive could stream
+ * an exabyte. Image archives have no holes: one is refused as damage. */
 struct TarStream {
         struct archive *a;
         bool failed;
+        bool hole;              /* failed at a hole, not in libarchive */
+        bool end;
+        const uint8_t *block;   /* the unread rest of the current block */
+        size_t left;
+        int64_t offset;         /* of the next byte in the entry */
 };
 
 /* libarchive's convention (ARCHIVE_OK/WARN/FATAL plus a message) turned
@@ -39,6 +48,11 @@ static int archive_fail(char **reterr, struct archive *a, const char *path, cons
         if (strstr(msg, "Unrecognized archive format"))
                 return reterr_printf(reterr, -EBADMSG, "%s: not a tar archive (%s)", path, msg);
         return reterr_printf(reterr, -EBADMSG, "%s: %s: %s", path, what, msg);
+}
+
+static int hole_fail(char **reterr, const char *path, const char *name) {
+        return reterr_printf(reterr, -EBADMSG, "%s: tar entry '%s' has holes (a sparse file), which image archives never have",
+                             path, name);
 }
 
 /* Normalises an entry name: drops "./", empty and "." components and the
@@ -92,18 +106,50 @@ static int open_archive(const char *path, struct archive **ret, char **reterr) {
         return 0;
 }
 
+ssize_t tar_stream_read(TarStream *s, void *buf, size_t n) {
+        while (s->left == 0 && !s->end) {
+                const void *p;
+                size_t size;
+                la_int64_t offset;
+                int k = archive_read_data_block(s->a, &p, &size, &offset);
+                if (k < ARCHIVE_WARN) {
+                        s->failed = true;
+                        return -EBADMSG;
+                }
+                /* At the end, offset is the entry's size: short of it is a hole too. */
+                if (offset != s->offset) {
+                        s->failed = s->hole = true;
+                        return -EBADMSG;
+                }
+                if (k == ARCHIVE_EOF)
+                        s->end = true;
+                else {
+                        s->block = p;
+                        s->left = size;
+                }
+        }
+        size_t m = MIN(n, s->left);
+        if (m > 0) {
+                memcpy(buf, s->block, m);
+                s->block += m;
+                s->left -= m;
+                s->offset += (int64_t) m;
+        }
+        return (ssize_t) m;
+}
+
 /* Reads the current entry's n bytes into a new buffer. */
-static int read_data(struct archive *a, uint64_t n, void **ret) {
+static int read_data(struct archive *a, uint64_t n, void **ret, bool *ret_hole) {
         _cleanup_free_ uint8_t *buf = malloc(n ? n : 1);
         if (!buf)
                 return -ENOMEM;
+        TarStream s = { .a = a };
         uint64_t have = 0;
         while (have < n) {
-                la_ssize_t k = archive_read_data(a, buf + have, n - have);
-                if (k < 0)
-                        return -EBADMSG;
-                if (k == 0)
-                        return -EBADMSG; /* shorter than its header says */
+                ssize_t k = tar_stream_read(&s, buf + have, n - have);
+                *ret_hole = s.hole;
+                if (k <= 0)
+                        return -EBADMSG; /* damaged, a hole, or shorter than its header says */
                 have += (uint64_t) k;
         }
         *ret = TAKE_PTR(buf);
@@ -163,9 +209,10 @@ static int scan_entry(TarReader *t, struct archive *a, struct archive_entry *e, 
 
         if (x.type == TAR_ENTRY_FILE && x.size <= t->keep_max) {
                 void *data = NULL;
-                r = read_data(a, x.size, &data);
+                bool hole = false;
+                r = read_data(a, x.size, &data, &hole);
                 if (r == -EBADMSG) {
-                        r = archive_fail(reterr, a, t->path, raw);
+                        r = hole ? hole_fail(reterr, t->path, raw) : archive_fail(reterr, a, t->path, raw);
                         goto err;
                 }
                 if (r < 0)
@@ -346,22 +393,13 @@ int tar_reader_find(const TarReader *t, const char *name, size_t *ret_index) {
         return -ELOOP;
 }
 
-ssize_t tar_stream_read(TarStream *s, void *buf, size_t n) {
-        la_ssize_t k = archive_read_data(s->a, buf, n);
-        if (k < 0) {
-                s->failed = true;
-                return -EBADMSG;
-        }
-        return (ssize_t) k;
-}
-
 int tar_reader_stream(TarReader *t, const bool *wanted, TarEntryFn fn, void *userdata, char **reterr) {
         struct archive *a;
         int r = open_archive(t->path, &a, reterr);
         if (r < 0)
                 return r;
-        TarStream s = { .a = a };
         for (size_t i = 0;; i++) {
+                TarStream s = { .a = a };
                 struct archive_entry *e;
                 int k = archive_read_next_header(a, &e);
                 if (k == ARCHIVE_EOF) {
@@ -381,7 +419,8 @@ int tar_reader_stream(TarReader *t, const bool *wanted, TarEntryFn fn, void *use
                         continue;
                 r = fn(i, &s, userdata);
                 if (s.failed) {
-                        r = archive_fail(reterr, a, t->path, t->entries[i].name);
+                        r = s.hole ? hole_fail(reterr, t->path, t->entries[i].name)
+                                   : archive_fail(reterr, a, t->path, t->entries[i].name);
                         break;
                 }
                 if (r < 0)

@@ -9,6 +9,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "compressor.h"
 #include "fileio.h"
 #include "pack-reader.h"
 #include "reach.h"
@@ -149,15 +150,18 @@ static int reader_fill(Reader *r, size_t need) {
                 r->len -= r->pos;
                 r->pos = 0;
         }
-        if (need > r->allocated) {
-                size_t a = MAX(need, MAX(r->allocated * 2, (size_t) READ_BUFFER_MIN));
-                uint8_t *b = realloc(r->buf, a);
-                if (!b)
-                        return -ENOMEM;
-                r->buf = b;
-                r->allocated = a;
-        }
         while (r->len < need) {
+                /* Grows with the bytes that arrive, not to `need` at once: a
+                 * damaged size must not make a small file allocate gigabytes. */
+                if (r->len == r->allocated) {
+                        size_t a = MIN(MAX(r->allocated * 2, (size_t) READ_BUFFER_MIN),
+                                       MAX(need, (size_t) READ_BUFFER_MIN));
+                        uint8_t *b = realloc(r->buf, a);
+                        if (!b)
+                                return -ENOMEM;
+                        r->buf = b;
+                        r->allocated = a;
+                }
                 ssize_t k = read(r->fd, r->buf + r->len, r->allocated - r->len);
                 if (k < 0) {
                         if (errno == EINTR)
@@ -288,12 +292,11 @@ static int list_parse(TransferImport *ti, const Volume *v, const uint8_t *p, siz
         if (ZSTD_getFrameContentSize(p, n) != raw)
                 return reterr_printf(reterr, -EBADMSG, "%s: the object list does not hold the manifest's %" PRIu64 " objects",
                             v->name, ti->n_objects);
-        ti->list = malloc(raw ? raw : 1);
-        if (!ti->list)
-                return -ENOMEM;
-        size_t k = ZSTD_decompress(ti->list, raw, p, n);
-        if (ZSTD_isError(k) || k != raw)
+        int r = zstd_decompress_exact(p, n, raw, &ti->list);
+        if (r == -EBADMSG)
                 return reterr_printf(reterr, -EBADMSG, "%s: the object list does not decompress", v->name);
+        if (r < 0)
+                return r;
         for (uint32_t s = 0; s < ti->n_slices; s++) {
                 uint64_t bytes = 0;
                 for (uint64_t i = ti->slices[s].first; i < ti->slices[s].first + ti->slices[s].count; i++) {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -25,3 +26,10 @@ DEFINE_FREEP(Compressor, compressor_free)
  * saves at least 1/32 of the bytes; 0 when the raw bytes should be stored;
  * negative errno on failure. */
 int compressor_run(Compressor *c, const void *p, size_t n, const void **ret, size_t *ret_size);
+
+/* Decompresses the one zstd frame of z (zsize bytes), which must come to
+ * exactly raw bytes and be followed by nothing: -EBADMSG otherwise. The
+ * buffer (malloc'd, at least 1 byte) grows with what actually comes out,
+ * never to a size claimed up front: damaged input cannot make it allocate
+ * more than it decompresses to. */
+int zstd_decompress_exact(const void *z, size_t zsize, size_t raw, uint8_t **ret);

@@ -364,17 +364,40 @@ ok "8 parallel readers (4 files, 4 on one file) all through an isle add: no erro
 packs_bytes=$(du -scb "$S"/packs/pack-* | awk 'END { print $1 }')
 python3 -c 'import os, sys; open(sys.argv[1], "wb").write(os.urandom(int(sys.argv[2])))' "$T/junk.bin" \
   $((2 * packs_bytes + (1 << 20)))
+# keep.txt: compressible, several chunks, never read before the gc (so none
+# of its chunks is in the daemon's cache).
+python3 -c 'import sys; sys.stdout.buffer.write(b"".join(b"line %d of the file kept across gc\n" % i for i in range(120000)))' \
+  >"$T/keep.txt"
+isle add file "$T/keep.txt" --bundle keep -m keep >/dev/null || fail "adding keep failed"
 isle add file "$T/junk.bin" --bundle junk -m junk >/dev/null || fail "adding junk failed"
 wait_until 5 test -e "$M/bundles/junk/latest/files/junk.bin" || fail "junk never showed up"
 cmp -s "$M/bundles/junk/latest/files/junk.bin" "$T/junk.bin" || fail "junk reads back wrong"
 pid=$(daemon_pid "$M")
-isle forget junk@1 >/dev/null || fail "forget junk@1 failed"
-isle gc >/dev/null || fail "gc after forgetting junk failed"
+# A file opened before the gc (its chunk locations are looked up at open)
+# and read only after it: every chunk moved, the old pack is gone, the
+# bytes must still come out exactly (from where the chunks are now).
+python3 - "$M/bundles/keep/latest/files/keep.txt" "$T/keep.txt" "$ISLE" "$S" <<'PY' ||
+import mmap, os, subprocess, sys, time
+mounted, source, isle, store = sys.argv[1:]
+fd = os.open(mounted, os.O_RDONLY | os.O_DIRECT)
+for args in (['forget', 'junk@1'], ['gc']):
+    subprocess.run([isle, '--store', store] + args, check=True, stdout=subprocess.DEVNULL)
+time.sleep(1)  # the daemon's poll closes the deleted pack
+buf = mmap.mmap(-1, 1 << 20)
+got = bytearray()
+while True:
+    k = os.readv(fd, [buf])
+    if k == 0:
+        break
+    got += buf[:k]
+sys.exit(0 if bytes(got) == open(source, 'rb').read() else 'wrong bytes')
+PY
+  fail "a file opened before the gc did not read back exactly after it"
 held() { find "/proc/$pid/fd" -lname '*/packs/pack-* (deleted)' 2>/dev/null | wc -l; }
 none_held() { [ "$(held)" -eq 0 ]; }
 wait_until 5 none_held || fail "the daemon still holds $(held) deleted pack(s) after gc"
 sums "$M/current/files/app/many" | cmp -s - <(sums "$SRC/app/many") || fail "files do not read after gc"
-ok "gc while mounted: the deleted packs are let go, the rest still reads"
+ok "gc while mounted: the deleted packs are let go; a file opened before it and the rest still read exactly"
 
 # --- corruption: a flipped byte in a pack ----------------------------------------
 # Finds the records of files not read so far and flips one payload byte

@@ -30,7 +30,9 @@ int object_location_decode(const void *p, size_t n, ObjectLocation *ret) {
                 .compression = b[21],
                 .size = le64_read(b + 24),
         };
-        if (l.type == 0 || l.type >= _OBJECT_TYPE_MAX || l.compression > PACK_COMPRESSION_ZSTD)
+        /* Reserved bytes are zero: anything else is damage, or a newer
+         * format this code would misread. */
+        if (l.type == 0 || l.type >= _OBJECT_TYPE_MAX || l.compression > PACK_COMPRESSION_ZSTD || b[22] || b[23])
                 return -EBADMSG;
         *ret = l;
         return 0;

@@ -13,6 +13,7 @@
 
 #include "macro.h"
 #include "object-id.h"
+#include "object-location.h"
 #include "pack-format.h"
 #include "tap.h"
 #include "test-util.h"
@@ -411,6 +412,27 @@ static void test_reopen_and_clear(const char *dir) {
         check_eq(catalog_open(missing, false, &none), -ENOENT, "opening a missing directory without create is -ENOENT");
 }
 
+/* The on-disk location value: round trip, and refusal of what it cannot be. */
+static void test_location_encoding(void) {
+        ObjectLocation l = { .pack = 7, .offset = 1ULL << 40, .stored_size = 1234, .raw_size = 4321,
+                             .type = OBJECT_RECIPE, .compression = PACK_COMPRESSION_ZSTD, .size = 1ULL << 33 };
+        uint8_t b[OBJECT_LOCATION_DISK_SIZE];
+        object_location_encode(&l, b);
+        ObjectLocation got;
+        check(object_location_decode(b, sizeof b, &got) == 0 && got.pack == l.pack && got.offset == l.offset &&
+                      got.stored_size == l.stored_size && got.raw_size == l.raw_size && got.type == l.type &&
+                      got.compression == l.compression && got.size == l.size,
+              "a location round-trips through its 32-byte encoding");
+        check_eq(object_location_decode(b, sizeof b - 1, &got), -EBADMSG, "a short location is refused");
+        for (size_t at = 20; at < 24; at++) {
+                uint8_t bad[OBJECT_LOCATION_DISK_SIZE];
+                memcpy(bad, b, sizeof b);
+                bad[at] = at < 22 ? 0xff : 1;
+                check_eq(object_location_decode(bad, sizeof bad, &got), -EBADMSG,
+                         "a location with byte %zu = %u (type, compression, reserved) is refused", at, bad[at]);
+        }
+}
+
 int main(void) {
         uint64_t seed = test_seed(), state = seed;
         tap_diag("seed %" PRIu64 " (set ISLE_TEST_SEED to replay)", seed);
@@ -430,6 +452,7 @@ int main(void) {
                 test_isolation(c, &state);
         }
         test_reopen_and_clear(index);
+        test_location_encoding();
 
         rm_rf(dir);
         return tap_done_testing();

@@ -323,14 +323,17 @@ int store_open_blob(Store *s, const ObjectId *id, Blob **ret) {
         if (!b)
                 return -ENOMEM;
         b->chunks = calloc(1, sizeof(BlobChunk));
-        if (!b->chunks) {
-                free(b);
+        /* The lookup above already says where its one chunk is. */
+        b->locations = malloc(sizeof(ObjectLocation));
+        if (!b->chunks || !b->locations) {
+                blob_free(b);
                 return -ENOMEM;
         }
         b->id = *id;
         b->size = loc.raw_size;
         b->n_chunks = loc.raw_size > 0; /* the empty blob has no chunks */
         b->chunks[0] = (BlobChunk) { .id = *id, .offset = 0, .size = loc.raw_size };
+        b->locations[0] = loc;
         *ret = b;
         return 0;
 }

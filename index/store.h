@@ -80,7 +80,7 @@ typedef struct Blob {
         uint64_t size;
         size_t n_chunks;
         BlobChunk *chunks;
-        ObjectLocation *locations;      /* per chunk, after store_blob_locate(); else NULL */
+        ObjectLocation *locations;      /* per chunk: set for a literal blob, and by store_blob_locate() */
 } Blob;
 
 /* Resolves a blob id into its chunk list. A literal object is a blob of one

@@ -38,6 +38,7 @@
 #define FILE_BLKSIZE (128u << 10)
 #define PREFETCH_AHEAD (4u << 20)       /* bytes queued ahead of a sequential reader */
 #define PREFETCH_SLACK (1u << 20)       /* how far from the last end a read still counts as sequential */
+#define PAGE_TABLE_CACHE_MIN (1u << 20)
 #define PREFETCH_QUEUE 1024
 #define PREFETCH_THREADS 2              /* a disk read and a decompression in flight at once */
 
@@ -46,6 +47,7 @@ struct MountFs {
         MountNodes *nodes;
         ObjectCache *chunks;    /* chunk id -> ChunkData, verified */
         ObjectCache *trees;     /* tree id -> Tree */
+        ObjectCache *pages;     /* chunk id -> PageTable, of chunks stored PAGED */
         BufferPool *buffers;    /* where ChunkData live */
         Prefetch *prefetch;
         struct fuse_session *session;
@@ -60,7 +62,7 @@ struct MountFs {
         bool statfs_valid;                      /* protected by statfs_lock */
         uint64_t statfs_sequence;               /* protected by statfs_lock */
         uint64_t logical_bytes, objects;        /* protected by statfs_lock */
-        atomic_uint_fast64_t reads, read_bytes, lookups, damaged;
+        atomic_uint_fast64_t reads, read_bytes, lookups, damaged, part_reads;
 };
 
 /* A cached chunk: its size travels with the bytes, so a recipe that names a
@@ -729,6 +731,38 @@ static void prefetch_after(MountFs *fs, OpenFile *f, uint64_t start, uint64_t en
         }
 }
 
+static int page_table_load(const ObjectId *id, void *userdata, void **ret_value, size_t *ret_charge) {
+        ChunkLoad *l = userdata;
+        uint32_t *table;
+        int r = store_blob_chunk_pages(l->fs->store, l->blob, l->index, &table);
+        if (r < 0)
+                return r;
+        *ret_value = table;
+        *ret_charge = 4 * (size_t) pack_paged_pages(l->blob->chunks[l->index].size) + 64;
+        return 0;
+}
+
+/* A random reader's piece of a chunk stored PAGED and not in the cache:
+ * just the pages it touches, checked against the chunk's page table
+ * (cached), instead of the whole chunk (up to 4 MiB for one 4 KiB read).
+ * Any failure, damage included, is left to the whole-chunk read, which
+ * looks a stale location up again and reports damage. */
+static uint8_t *read_part(MountFs *fs, const Blob *b, size_t i, uint64_t from, size_t len) {
+        if (!b->locations || b->locations[i].compression != PACK_COMPRESSION_PAGED)
+                return NULL;
+        ChunkLoad load = { .fs = fs, .blob = b, .index = i };
+        ObjectCacheEntry *e;
+        if (object_cache_get(fs->pages, &b->chunks[i].id, page_table_load, &load, &e) < 0)
+                return NULL;
+        uint8_t *buf = malloc(len);
+        if (buf && store_read_blob_chunk_part(fs->store, b, i, object_cache_entry_value(e), from, len, buf) < 0) {
+                free(buf);
+                buf = NULL;
+        }
+        object_cache_release(fs->pages, e);
+        return buf;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
         MountFs *fs = fuse_req_userdata(req);
         OpenFile *f = (OpenFile *) (uintptr_t) fi->fh;
@@ -742,16 +776,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         size_t first = blob_find_chunk(b, start), n = blob_find_chunk(b, end - 1) - first + 1;
         struct iovec iov_stack[IOV_ON_STACK];
         ObjectCacheEntry *pins_stack[IOV_ON_STACK];
+        uint8_t *parts_stack[IOV_ON_STACK] = {};
         _cleanup_free_ struct iovec *iov_heap = NULL;
         _cleanup_free_ ObjectCacheEntry **pins_heap = NULL;
+        _cleanup_free_ uint8_t **parts_heap = NULL;
         struct iovec *iov = iov_stack;
         ObjectCacheEntry **pins = pins_stack;
+        uint8_t **parts = parts_stack;
         if (n > IOV_ON_STACK) {
                 iov = iov_heap = calloc(n, sizeof *iov);
                 pins = pins_heap = calloc(n, sizeof *pins);
-                if (!iov_heap || !pins_heap)
+                parts = parts_heap = calloc(n, sizeof *parts);
+                if (!iov_heap || !pins_heap || !parts_heap)
                         return (void) fuse_reply_err(req, ENOMEM);
         }
+        uint64_t next = atomic_load(&f->next);
+        bool random = start + PREFETCH_SLACK < next || start > next + PREFETCH_SLACK;
 
         /* Pin every chunk of the range, then reply from the cache's buffers.
          * All or nothing: a short read would make the kernel zero-fill the
@@ -760,8 +800,16 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         int r = 0;
         for (; pinned < n; pinned++) {
                 const BlobChunk *c = &b->chunks[first + pinned];
+                uint64_t from = MAX(start, c->offset), to = MIN(end, c->offset + c->size);
+                pins[pinned] = NULL;
+                if (random && object_cache_find(fs->chunks, &c->id, &pins[pinned]) < 0 &&
+                    (parts[pinned] = read_part(fs, b, first + pinned, from - c->offset, to - from))) {
+                        iov[pinned] = (struct iovec) { .iov_base = parts[pinned], .iov_len = to - from };
+                        atomic_fetch_add(&fs->part_reads, 1);
+                        continue;
+                }
                 ChunkLoad load = { .fs = fs, .blob = b, .index = first + pinned };
-                r = object_cache_get(fs->chunks, &c->id, chunk_load, &load, &pins[pinned]);
+                r = pins[pinned] ? 0 : object_cache_get(fs->chunks, &c->id, chunk_load, &load, &pins[pinned]);
                 if (r < 0)
                         break;
                 const ChunkData *d = object_cache_entry_value(pins[pinned]);
@@ -775,7 +823,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
                         r = -EBADMSG;
                         break;
                 }
-                uint64_t from = MAX(start, c->offset), to = MIN(end, c->offset + c->size);
                 iov[pinned] = (struct iovec) { .iov_base = (uint8_t *) d->bytes + (from - c->offset),
                                                .iov_len = to - from };
         }
@@ -787,8 +834,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
                 atomic_fetch_add(&fs->reads, 1);
                 atomic_fetch_add(&fs->read_bytes, end - start);
         }
-        for (size_t i = 0; i < pinned; i++)
+        for (size_t i = 0; i < pinned; i++) {
                 object_cache_release(fs->chunks, pins[i]);
+                free(parts[i]);
+        }
 }
 
 /* ---- handlers: directories ---- */
@@ -1033,6 +1082,10 @@ const struct fuse_lowlevel_ops mount_fs_ops = {
 
 /* ---- life cycle ---- */
 
+static void page_table_free_value(void *value, size_t charge, void *userdata) {
+        free(value);
+}
+
 static void chunk_free_value(void *value, size_t charge, void *userdata) {
         buffer_pool_release(userdata, value, charge);
 }
@@ -1056,6 +1109,9 @@ int mount_fs_new(Store *s, uint64_t cache_size, MountFs **ret) {
                 r = object_cache_new(chunks, chunk_free_value, fs->buffers, &fs->chunks);
         if (r >= 0)
                 r = object_cache_new(trees, tree_free_value, NULL, &fs->trees);
+        /* A page table is 1/1024 of its chunk: this covers 32x the chunk cache. */
+        if (r >= 0)
+                r = object_cache_new(MAX(chunks / 32, PAGE_TABLE_CACHE_MIN), page_table_free_value, NULL, &fs->pages);
         if (r >= 0)
                 r = prefetch_new(PREFETCH_THREADS, PREFETCH_QUEUE, prefetch_run, prefetch_drop, &fs->prefetch);
         if (r < 0)
@@ -1070,6 +1126,7 @@ MountFs *mount_fs_free(MountFs *fs) {
         prefetch_free(fs->prefetch); /* first: its jobs use the caches */
         object_cache_free(fs->chunks);
         object_cache_free(fs->trees);
+        object_cache_free(fs->pages);
         buffer_pool_free(fs->buffers);
         mount_nodes_free(fs->nodes);
         pthread_mutex_destroy(&fs->statfs_lock);
@@ -1089,6 +1146,7 @@ void mount_fs_stats(MountFs *fs, MountFsStats *ret) {
                 .read_bytes = atomic_load(&fs->read_bytes),
                 .lookups = atomic_load(&fs->lookups),
                 .damaged = atomic_load(&fs->damaged),
+                .part_reads = atomic_load(&fs->part_reads),
                 .chunk_hits = cs.hits,
                 .chunk_misses = cs.misses,
                 .chunk_waits = cs.waits,

@@ -81,6 +81,7 @@ int mount_fs_refresh(MountFs *fs);
 /* Requests answered and bytes read so far, for the exit log line. */
 typedef struct MountFsStats {
         uint64_t reads, read_bytes, lookups, damaged;
+        uint64_t part_reads;    /* chunk pieces read page by page (random readers of raw chunks) */
         uint64_t chunk_hits, chunk_misses, chunk_waits;
 } MountFsStats;
 void mount_fs_stats(MountFs *fs, MountFsStats *ret);

@@ -390,9 +390,10 @@ out:
                 mount_fs_stats(fs, &st);
                 char b[32];
                 log_info("unmounted %s: %" PRIu64 " reads (%s), %" PRIu64 " lookups, chunk cache %" PRIu64
-                         " hits / %" PRIu64 " misses, %" PRIu64 " damaged objects seen",
+                         " hits / %" PRIu64 " misses, %" PRIu64 " partial chunk reads, %" PRIu64
+                         " damaged objects seen",
                          o->mountpoint, st.reads, format_bytes(b, st.read_bytes), st.lookups, st.chunk_hits,
-                         st.chunk_misses, st.damaged);
+                         st.chunk_misses, st.part_reads, st.damaged);
         }
         return r;
 }

@@ -305,6 +305,22 @@ int object_cache_get(ObjectCache *c, const ObjectId *id, ObjectCacheLoadFn load,
         return 0;
 }
 
+int object_cache_find(ObjectCache *c, const ObjectId *id, ObjectCacheEntry **ret) {
+        Shard *s = shard_of(c, id);
+        pthread_mutex_lock(&s->lock);
+        ObjectCacheEntry *e = shard_find(s, id);
+        bool ready = e && e->state == ENTRY_READY;
+        if (ready) {
+                pin(e);
+                s->hits++;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!ready)
+                return -ENOENT;
+        *ret = e;
+        return 0;
+}
+
 void *object_cache_entry_value(const ObjectCacheEntry *e) {
         assert(e->state == ENTRY_READY);
         return e->value;

@@ -50,6 +50,9 @@ DEFINE_FREEP(ObjectCache, object_cache_free)
  * missing (see above). 0 and a pinned *ret, or the load's negative errno. */
 int object_cache_get(ObjectCache *c, const ObjectId *id, ObjectCacheLoadFn load, void *userdata,
                      ObjectCacheEntry **ret);
+/* The entry for id when it is loaded already: 0 and a pinned *ret; -ENOENT
+ * when it is missing, failed or still loading. Never loads nor waits. */
+int object_cache_find(ObjectCache *c, const ObjectId *id, ObjectCacheEntry **ret);
 /* The value of a pinned entry. */
 void *object_cache_entry_value(const ObjectCacheEntry *e);
 /* Unpins an entry; it may be evicted from then on. NULL-safe. */

@@ -1124,7 +1124,7 @@ static int batch_fill(TransferImport *ti, StoreTxn *t, Volume *v, Batch *b, uint
                         return r;
                 BatchRecord *rec = &b->recs[b->n++];
                 *rec = (BatchRecord) { .offset = b->size, .content = SIZE_MAX, .info = info, .present = r > 0 };
-                if (!rec->present && info.compression != PACK_COMPRESSION_NONE) {
+                if (!rec->present && !pack_compression_is_raw(info.compression)) {
                         rec->content = b->raw;
                         b->raw += info.raw_size;
                 }

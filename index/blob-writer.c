@@ -7,9 +7,17 @@
 #include "chunker.h"
 #include "compressor.h"
 #include "fileio.h"
+#include "pack-writer.h"
 
-/* Bytes sniffed before the policy is chosen. */
-#define SNIFF_SIZE 512
+/* Bytes sniffed before the policy is chosen. A blob is chunked coarse when
+ * it starts like a compressed format, or when every 64 KiB of its first
+ * MiB looks like noise (encrypted data, compressed formats without a
+ * magic we know). A whole MiB, because an uncompressed tar or image that
+ * merely starts with a compressed member must keep fine chunks, which
+ * the headers and text of its first MiB give away. Coarse chunks of noise
+ * are still offered to the compressor chunk by chunk. */
+#define SNIFF_SIZE (1u << 20)
+#define SNIFF_SEGMENT (64u << 10)
 
 /* Data flow. The caller's thread reads, finds the cut points and hands
  * each chunk to a pool of workers, which hash it, check whether the store
@@ -105,8 +113,12 @@ static void job_run(BlobWriter *w, Compressor *c, ChunkJob *j, bool compress) {
                 }
         }
         /* The record's checksum, computed here rather than on the thread
-         * that appends: it covers the payload as stored. */
-        j->crc = j->packed ? (uint32_t) crc32(0, j->packed, j->packed_size) : (uint32_t) crc32(0, j->data, j->size);
+         * that appends: it covers the payload as stored. A chunk stored
+         * raw gets its page table, in the room submit() left after it. */
+        if (j->packed)
+                j->crc = (uint32_t) crc32(0, j->packed, j->packed_size);
+        else
+                j->crc = pack_paged_table(j->data, (uint32_t) j->size, j->data + j->size);
 }
 
 static void *worker_main(void *userdata) {
@@ -186,8 +198,8 @@ static int retire_one(BlobWriter *w) {
         if (r >= 0 && !j->present) {
                 RecordInfo info = {
                         .type = OBJECT_CHUNK,
-                        .compression = j->packed ? PACK_COMPRESSION_ZSTD : PACK_COMPRESSION_NONE,
-                        .stored_size = (uint32_t) (j->packed ? j->packed_size : j->size),
+                        .compression = j->packed ? PACK_COMPRESSION_ZSTD : PACK_COMPRESSION_PAGED,
+                        .stored_size = (uint32_t) (j->packed ? j->packed_size : pack_paged_stored_size(j->size)),
                         .raw_size = (uint32_t) j->size,
                         .id = j->id,
                         .payload_crc = j->crc,
@@ -218,9 +230,11 @@ static int submit(BlobWriter *w, const uint8_t *p, size_t n) {
         if (w->head - w->tail == QUEUE_DEPTH)
                 r = retire_one(w);
         ChunkJob *j = &w->jobs[w->head % QUEUE_DEPTH];
-        j->data = memdup(p, n);
+        /* With room for the page table, should it be stored raw. */
+        j->data = malloc(pack_paged_stored_size((uint32_t) n));
         if (!j->data)
                 return -ENOMEM;
+        memcpy(j->data, p, n);
         j->size = n;
         w->pipelined = true;
         pthread_mutex_lock(&w->lock);
@@ -339,24 +353,39 @@ static int store_chunk_inline(BlobWriter *w, const uint8_t *p, size_t n) {
                 size_t k = 0;
                 if (w->compress)
                         r = compressor_run(w->compressor, p, n, &packed, &k);
-                if (r >= 0) {
-                        const void *payload = r > 0 ? packed : p;
-                        RecordInfo info = {
-                                .type = OBJECT_CHUNK,
-                                .compression = r > 0 ? PACK_COMPRESSION_ZSTD : PACK_COMPRESSION_NONE,
-                                .stored_size = (uint32_t) (r > 0 ? k : n),
-                                .raw_size = (uint32_t) n,
-                                .id = id,
-                                .payload_crc = (uint32_t) crc32(0, payload, r > 0 ? k : n),
-                        };
-                        r = store_txn_put_record(w->txn, &info, payload, n, false);
+                _cleanup_free_ uint8_t *paged = NULL;
+                RecordInfo info = { .type = OBJECT_CHUNK, .raw_size = (uint32_t) n, .id = id };
+                if (r > 0) {
+                        info.compression = PACK_COMPRESSION_ZSTD;
+                        info.stored_size = (uint32_t) k;
+                        info.payload_crc = (uint32_t) crc32(0, packed, k);
+                } else if (r == 0) {
+                        info.compression = PACK_COMPRESSION_PAGED;
+                        info.stored_size = (uint32_t) pack_paged_stored_size((uint32_t) n);
+                        paged = malloc(info.stored_size);
+                        if (!paged)
+                                return -ENOMEM;
+                        memcpy(paged, p, n);
+                        info.payload_crc = pack_paged_table(paged, (uint32_t) n, paged + n);
+                        packed = paged;
                 }
+                if (r >= 0)
+                        r = store_txn_put_record(w->txn, &info, packed, n, false);
                 if (r > 0)
                         w->bytes_new += n;
         }
         if (r < 0)
                 return r;
         return record_chunk(w, &id, n);
+}
+
+static bool starts_with_noise(const uint8_t *p, size_t n) {
+        if (n < SNIFF_SIZE)
+                return false;
+        for (size_t at = 0; at < SNIFF_SIZE; at += SNIFF_SEGMENT)
+                if (!compressor_looks_incompressible(p + at, SNIFF_SEGMENT))
+                        return false;
+        return true;
 }
 
 /* Cuts and stores chunks from the buffer; at the end of the blob also the
@@ -366,7 +395,7 @@ static int cut(BlobWriter *w, bool eof) {
                 if (w->buf_len < SNIFF_SIZE && !eof)
                         return 0;
                 bool packed = content_is_compressed(w->buf, w->buf_len);
-                w->params = packed ? &CHUNKER_COARSE : &CHUNKER_FINE;
+                w->params = packed || starts_with_noise(w->buf, w->buf_len) ? &CHUNKER_COARSE : &CHUNKER_FINE;
                 w->compress = !packed;
         }
         size_t pos = 0;

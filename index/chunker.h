@@ -23,8 +23,9 @@ typedef struct ChunkerParams {
  * layers): dedup inside files matters and zstd gets whole chunks to work on. */
 extern const ChunkerParams CHUNKER_FINE;
 /* Large chunks for bytes that are already compressed (gzip/zstd/xz layers,
- * .deb, .rpm, .tgz, git packs): they dedup as whole blobs; chunks exist
- * only for random access and transfer. */
+ * .deb, .rpm, .tgz, git packs, or anything whose start looks like noise):
+ * they dedup as whole blobs; chunks exist only for random access and
+ * transfer. */
 extern const ChunkerParams CHUNKER_COARSE;
 /* Small chunks for large tree encodings (directories of thousands of
  * entries): a changed entry re-stores one chunk, not the whole listing. */

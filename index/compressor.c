@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "compressor.h"
 
+#include <math.h>
 #include <zstd.h>
 
 struct Compressor {
@@ -29,8 +30,35 @@ Compressor *compressor_free(Compressor *c) {
         return NULL;
 }
 
+/* Whether n bytes look like noise: compressed or encrypted data that zstd
+ * would spend its time on only to give back. Reads SAMPLES slices of
+ * SAMPLE_LEN bytes spread over the input and estimates their byte entropy;
+ * uniform noise measures about 7.91 bits per byte from 2048 samples, text
+ * 4.5-5.5, machine code 5.5-6.5. Above 7.8 bits no order-0 coder can save
+ * the 1/32 we ask for; repeats over longer distances in noise are rare
+ * enough to lose. The test costs about 2 us a chunk; a failed zstd -3 on
+ * 64 KiB of noise about 16 us (10% of the CPU of adding a random file). */
+#define SAMPLES 8
+#define SAMPLE_LEN 256
+bool compressor_looks_incompressible(const void *data, size_t n) {
+        const uint8_t *p = data;
+        if (n < 4 * SAMPLES * SAMPLE_LEN)
+                return false;
+        unsigned counts[256] = {};
+        size_t step = (n - SAMPLE_LEN) / (SAMPLES - 1);
+        for (size_t i = 0; i < SAMPLES; i++)
+                for (size_t k = 0; k < SAMPLE_LEN; k++)
+                        counts[p[i * step + k]]++;
+        const double total = SAMPLES * SAMPLE_LEN;
+        double bits = 0;
+        for (size_t b = 0; b < 256; b++)
+                if (counts[b])
+                        bits -= counts[b] / total * log2(counts[b] / total);
+        return bits > 7.8;
+}
+
 int compressor_run(Compressor *c, const void *p, size_t n, const void **ret, size_t *ret_size) {
-        if (n < 64)
+        if (n < 64 || compressor_looks_incompressible(p, n))
                 return 0;
         size_t bound = ZSTD_compressBound(n);
         if (bound > c->buf_size) {

@@ -25,6 +25,11 @@ DEFINE_FREEP(Compressor, compressor_free)
  * compressor, valid until its next call) and *ret_size when the result
  * saves at least 1/32 of the bytes; 0 when the raw bytes should be stored;
  * negative errno on failure. */
+/* Whether the bytes look like noise (compressed or encrypted data), judged
+ * from a sample: compressing them would cost time and save nothing. False
+ * for fewer than 8 KiB. */
+bool compressor_looks_incompressible(const void *p, size_t n);
+
 int compressor_run(Compressor *c, const void *p, size_t n, const void **ret, size_t *ret_size);
 
 /* Decompresses the one zstd frame of z (zsize bytes), which must come to

@@ -152,7 +152,7 @@ static int scan_record(uint32_t pack, uint64_t offset, const RecordInfo *info, c
 
         /* Raw payloads are verified in place (out == stored: no copy). */
         void *content = (void *) payload;
-        if (info->compression != PACK_COMPRESSION_NONE) {
+        if (!pack_compression_is_raw(info->compression)) {
                 r = GROW(f->buf, f->allocated_buf, MAX(info->raw_size, 1u));
                 if (r < 0)
                         return r;

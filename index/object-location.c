@@ -32,7 +32,7 @@ int object_location_decode(const void *p, size_t n, ObjectLocation *ret) {
         };
         /* Reserved bytes are zero: anything else is damage, or a newer
          * format this code would misread. */
-        if (l.type == 0 || l.type >= _OBJECT_TYPE_MAX || l.compression > PACK_COMPRESSION_ZSTD || b[22] || b[23])
+        if (l.type == 0 || l.type >= _OBJECT_TYPE_MAX || l.compression >= _PACK_COMPRESSION_MAX || b[22] || b[23])
                 return -EBADMSG;
         *ret = l;
         return 0;

@@ -59,7 +59,31 @@ typedef enum ObjectType {
 typedef enum PackCompression {
         PACK_COMPRESSION_NONE = 0,
         PACK_COMPRESSION_ZSTD = 1,
+        PACK_COMPRESSION_PAGED = 2,     /* raw, then a page table: see below */
+        _PACK_COMPRESSION_MAX,
 } PackCompression;
+
+/* Whether a payload starts with the content itself (its first raw_size
+ * bytes), so readers can use it in place. */
+static inline int pack_compression_is_raw(uint8_t compression) {
+        return compression != PACK_COMPRESSION_ZSTD;
+}
+
+/* PAGED payload: the raw bytes, then
+ *   n x le32 crc32 of each PACK_PAGE_SIZE page of them (the last may be short)
+ *   le32 crc32 of those n x 4 bytes
+ * where n = ceil(raw_size / PACK_PAGE_SIZE), so stored_size = raw_size +
+ * 4 * (n + 1). Chunks stored raw (noise, compressed formats) are written so:
+ * a reader that wants a few KiB of a multi-MiB chunk reads the table once
+ * (it checks itself) and then only the pages it needs, each checked by its
+ * own CRC. The payload CRC in the header still covers all of it. */
+#define PACK_PAGE_SIZE 4096u
+static inline uint32_t pack_paged_pages(uint32_t raw_size) {
+        return (raw_size + PACK_PAGE_SIZE - 1) / PACK_PAGE_SIZE;
+}
+static inline uint64_t pack_paged_stored_size(uint32_t raw_size) {
+        return (uint64_t) raw_size + 4u * ((uint64_t) pack_paged_pages(raw_size) + 1u);
+}
 
 typedef struct RecordHeader {
         uint32_t magic;         /* RECORD_MAGIC */

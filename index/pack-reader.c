@@ -113,12 +113,14 @@ int record_header_decode(const uint8_t h[static RECORD_HEADER_SIZE], RecordInfo 
                 .payload_crc = le32_read(h + 56),
         };
         memcpy(info.id.bytes, h + 16, OBJECT_ID_SIZE);
-        if (info.type == 0 || info.type >= _OBJECT_TYPE_MAX || info.compression > PACK_COMPRESSION_ZSTD ||
+        if (info.type == 0 || info.type >= _OBJECT_TYPE_MAX || info.compression >= _PACK_COMPRESSION_MAX ||
             le16_read(h + 6) != 0)
                 return -EPROTONOSUPPORT;
         if (info.stored_size > RECORD_PAYLOAD_MAX || info.raw_size > RECORD_PAYLOAD_MAX)
                 return -EBADMSG;
         if (info.compression == PACK_COMPRESSION_NONE && info.stored_size != info.raw_size)
+                return -EBADMSG;
+        if (info.compression == PACK_COMPRESSION_PAGED && info.stored_size != pack_paged_stored_size(info.raw_size))
                 return -EBADMSG;
         *ret = info;
         return 0;
@@ -147,11 +149,34 @@ static ZSTD_DCtx *thread_dctx(void) {
         return d;
 }
 
-int record_payload_decode(const RecordInfo *info, const void *stored, void *out, bool verify_hash) {
+/* A PAGED payload's table is what partial reads trust: it must check
+ * itself and give each page's CRC. */
+static bool page_table_matches(const uint8_t *raw, uint32_t raw_size, const uint8_t *table) {
+        size_t len = pack_paged_stored_size(raw_size) - raw_size;
+        _cleanup_free_ uint8_t *want = malloc(len);
+        if (!want)
+                return false;
+        (void) pack_paged_table(raw, raw_size, want);
+        return memcmp(want, table, len) == 0;
+}
+
+/* The payload as read: stored_size bytes, except that a PAGED payload may
+ * come in two pieces, its raw bytes and then `table`. */
+static int payload_decode(const RecordInfo *info, const void *stored, const uint8_t *table, void *out,
+                          bool verify_hash) {
+        bool paged = info->compression == PACK_COMPRESSION_PAGED;
+        size_t first = paged ? info->raw_size : info->stored_size;
         /* The SHA-256 below proves a literal object's bytes whole; the CRC
          * is the only check for the rest (recipes) and when hashing is off. */
         bool hashed = verify_hash && object_type_is_literal(info->type);
-        if (!hashed && (uint32_t) crc32(0, stored, info->stored_size) != info->payload_crc)
+        if (!hashed) {
+                uLong c = crc32(0, stored, (uInt) first);
+                if (paged)
+                        c = crc32(c, table, (uInt) (info->stored_size - first));
+                if ((uint32_t) c != info->payload_crc)
+                        return -EBADMSG;
+        }
+        if (paged && verify_hash && !page_table_matches(stored, info->raw_size, table))
                 return -EBADMSG;
         if (info->compression == PACK_COMPRESSION_ZSTD) {
                 ZSTD_DCtx *d = thread_dctx();
@@ -170,6 +195,10 @@ int record_payload_decode(const RecordInfo *info, const void *stored, void *out,
                         return -EBADMSG;
         }
         return 0;
+}
+
+int record_payload_decode(const RecordInfo *info, const void *stored, void *out, bool verify_hash) {
+        return payload_decode(info, stored, (const uint8_t *) stored + info->raw_size, out, verify_hash);
 }
 
 /* With s->lock held. Only pack_set_forget_gone() and pack_set_flush()
@@ -203,34 +232,15 @@ void pack_set_forget_gone(PackSet *s) {
         pthread_rwlock_unlock(&s->use);
 }
 
-static int read_record(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void *buf) {
-        int fd = pack_set_fd(s, loc->pack);
-        if (fd < 0)
-                return fd;
-
-        /* Header and payload in one pread; raw payloads land directly in buf. */
-        uint8_t header[RECORD_HEADER_SIZE];
-        bool raw = loc->compression == PACK_COMPRESSION_NONE;
-        _cleanup_free_ uint8_t *stored = NULL;
-        if (!raw) {
-                stored = malloc(loc->stored_size ? loc->stored_size : 1);
-                if (!stored)
-                        return -ENOMEM;
-        }
-        struct iovec iov[2] = {
-                { .iov_base = header, .iov_len = sizeof header },
-                { .iov_base = raw ? buf : stored, .iov_len = loc->stored_size },
-        };
-        size_t want = sizeof header + loc->stored_size, done = 0;
-        while (done < want) {
-                ssize_t k;
-                if (done == 0)
-                        k = preadv(fd, iov, 2, (off_t) loc->offset);
-                else if (done < sizeof header)
-                        k = pread(fd, header + done, sizeof header - done, (off_t) (loc->offset + done));
-                else
-                        k = pread(fd, (uint8_t *) iov[1].iov_base + (done - sizeof header), want - done,
-                                  (off_t) (loc->offset + done));
+/* Reads exactly the bytes the iovecs ask for at offset; a pack that ends
+ * before is damage. */
+static int preadv_full(int fd, struct iovec *iov, int n, uint64_t offset) {
+        for (;;) {
+                while (n > 0 && iov->iov_len == 0)
+                        iov++, n--;
+                if (n == 0)
+                        return 0;
+                ssize_t k = preadv(fd, iov, n, (off_t) offset);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -238,22 +248,138 @@ static int read_record(PackSet *s, const ObjectLocation *loc, const ObjectId *id
                 }
                 if (k == 0)
                         return -EBADMSG; /* truncated pack */
-                done += (size_t) k;
+                offset += (uint64_t) k;
+                size_t done = (size_t) k;
+                while (n > 0 && done >= iov->iov_len)
+                        done -= iov->iov_len, iov++, n--;
+                if (n > 0) {
+                        iov->iov_base = (uint8_t *) iov->iov_base + done;
+                        iov->iov_len -= done;
+                }
         }
+}
+
+/* Whether the header read at loc is the record the catalog promised. */
+static bool record_is_at(const RecordInfo *info, const ObjectLocation *loc, const ObjectId *id) {
+        return object_id_equal(&info->id, id) && info->type == loc->type && info->compression == loc->compression &&
+               info->stored_size == loc->stored_size && info->raw_size == loc->raw_size;
+}
+
+static int read_record(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void *buf) {
+        int fd = pack_set_fd(s, loc->pack);
+        if (fd < 0)
+                return fd;
+
+        /* Header and payload in one read; raw bytes land directly in buf,
+         * a page table beside them. */
+        uint8_t header[RECORD_HEADER_SIZE];
+        bool raw = loc->compression != PACK_COMPRESSION_ZSTD;
+        size_t tail = raw ? loc->stored_size - MIN(loc->stored_size, loc->raw_size) : 0;
+        _cleanup_free_ uint8_t *stored = NULL;
+        if (!raw || tail > 0) {
+                stored = malloc(raw ? tail : MAX(loc->stored_size, 1u));
+                if (!stored)
+                        return -ENOMEM;
+        }
+        struct iovec iov[3] = {
+                { .iov_base = header, .iov_len = sizeof header },
+                { .iov_base = raw ? buf : stored, .iov_len = raw ? loc->stored_size - tail : loc->stored_size },
+                { .iov_base = stored, .iov_len = tail },
+        };
+        int r = preadv_full(fd, iov, tail > 0 ? 3 : 2, loc->offset);
+        if (r < 0)
+                return r;
 
         RecordInfo info;
-        int r = record_header_decode(header, &info);
+        r = record_header_decode(header, &info);
         if (r < 0)
                 return -EBADMSG;
-        if (!object_id_equal(&info.id, id) || info.type != loc->type || info.compression != loc->compression ||
-            info.stored_size != loc->stored_size || info.raw_size != loc->raw_size)
+        if (!record_is_at(&info, loc, id))
                 return -EBADMSG;
-        return record_payload_decode(&info, raw ? buf : stored, buf, verify_hash);
+        return payload_decode(&info, raw ? buf : stored, stored, buf, verify_hash);
 }
 
 int pack_set_read_into(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void *buf) {
         pthread_rwlock_rdlock(&s->use);
         int r = read_record(s, loc, id, verify_hash, buf);
+        pthread_rwlock_unlock(&s->use);
+        return r;
+}
+
+static int read_page_table(PackSet *s, const ObjectLocation *loc, const ObjectId *id, uint32_t **ret) {
+        if (loc->compression != PACK_COMPRESSION_PAGED ||
+            loc->stored_size != pack_paged_stored_size(loc->raw_size))
+                return -EINVAL;
+        int fd = pack_set_fd(s, loc->pack);
+        if (fd < 0)
+                return fd;
+        uint32_t pages = pack_paged_pages(loc->raw_size);
+        uint8_t header[RECORD_HEADER_SIZE];
+        _cleanup_free_ uint8_t *table = malloc(4 * ((size_t) pages + 1));
+        _cleanup_free_ uint32_t *crcs = malloc(4 * MAX(pages, 1u));
+        if (!table || !crcs)
+                return -ENOMEM;
+        struct iovec h = { header, sizeof header }, t = { table, 4 * ((size_t) pages + 1) };
+        int r = preadv_full(fd, &h, 1, loc->offset);
+        if (r >= 0)
+                r = preadv_full(fd, &t, 1, loc->offset + RECORD_HEADER_SIZE + loc->raw_size);
+        if (r < 0)
+                return r;
+        RecordInfo info;
+        if (record_header_decode(header, &info) < 0 || !record_is_at(&info, loc, id) ||
+            le32_read(table + 4 * (size_t) pages) != (uint32_t) crc32(0, table, 4 * pages))
+                return -EBADMSG;
+        for (uint32_t i = 0; i < pages; i++)
+                crcs[i] = le32_read(table + 4 * (size_t) i);
+        *ret = TAKE_PTR(crcs);
+        return 0;
+}
+
+int pack_set_read_page_table(PackSet *s, const ObjectLocation *loc, const ObjectId *id, uint32_t **ret) {
+        pthread_rwlock_rdlock(&s->use);
+        int r = read_page_table(s, loc, id, ret);
+        pthread_rwlock_unlock(&s->use);
+        return r;
+}
+
+static int read_pages(PackSet *s, const ObjectLocation *loc, const uint32_t *table, uint64_t offset, size_t len,
+                      void *buf) {
+        if (loc->compression != PACK_COMPRESSION_PAGED || offset > loc->raw_size || len > loc->raw_size - offset)
+                return -EINVAL;
+        if (len == 0)
+                return 0;
+        int fd = pack_set_fd(s, loc->pack);
+        if (fd < 0)
+                return fd;
+        uint64_t first = offset / PACK_PAGE_SIZE, last = (offset + len - 1) / PACK_PAGE_SIZE;
+        uint64_t from = first * PACK_PAGE_SIZE, to = MIN((last + 1) * PACK_PAGE_SIZE, (uint64_t) loc->raw_size);
+        /* Whole pages land in buf; a part of one goes through a copy. */
+        _cleanup_free_ uint8_t *span = NULL;
+        uint8_t *p = buf;
+        if (from != offset || to != offset + len) {
+                p = span = malloc(to - from);
+                if (!span)
+                        return -ENOMEM;
+        }
+        struct iovec v = { p, to - from };
+        int r = preadv_full(fd, &v, 1, loc->offset + RECORD_HEADER_SIZE + from);
+        if (r < 0)
+                return r;
+        for (uint64_t i = first; i <= last; i++) {
+                uint64_t at = i * PACK_PAGE_SIZE - from;
+                size_t n = (size_t) MIN((uint64_t) PACK_PAGE_SIZE, to - from - at);
+                if ((uint32_t) crc32(0, p + at, (uInt) n) != table[i])
+                        return -EBADMSG;
+        }
+        if (span)
+                memcpy(buf, span + (offset - from), len);
+        return 0;
+}
+
+int pack_set_read_pages(PackSet *s, const ObjectLocation *loc, const uint32_t *table, uint64_t offset, size_t len,
+                        void *buf) {
+        pthread_rwlock_rdlock(&s->use);
+        int r = read_pages(s, loc, table, offset, len, buf);
         pthread_rwlock_unlock(&s->use);
         return r;
 }

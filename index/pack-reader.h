@@ -45,6 +45,18 @@ int pack_set_read(PackSet *s, const ObjectLocation *loc, const ObjectId *id, boo
 /* Same into a caller buffer of at least loc->raw_size bytes. */
 int pack_set_read_into(PackSet *s, const ObjectLocation *loc, const ObjectId *id, bool verify_hash, void *buf);
 
+/* Partial reads of PAGED records (pack-format.h), for readers that want a
+ * few KiB of a large raw chunk. pack_set_read_page_table() reads the header
+ * and page table of the record at loc and checks that the header names id
+ * and that the table checks itself: *ret gets the CRC of each page
+ * (malloc'd). pack_set_read_pages() then reads bytes [offset, offset + len)
+ * of its content into buf, reading only the pages they touch and checking
+ * each against that table. -EINVAL for a record that is not PAGED,
+ * -EBADMSG for any mismatch. */
+int pack_set_read_page_table(PackSet *s, const ObjectLocation *loc, const ObjectId *id, uint32_t **ret);
+int pack_set_read_pages(PackSet *s, const ObjectLocation *loc, const uint32_t *table, uint64_t offset, size_t len,
+                        void *buf);
+
 /* Checks a record header read from disk: magic, checksum, sane sizes.
  * Fills the decoded fields. */
 typedef struct RecordInfo {

@@ -249,3 +249,19 @@ uint64_t pack_writer_end(const PackWriter *w) {
 uint64_t pack_writer_written(const PackWriter *w) {
         return w->written;
 }
+
+uint32_t pack_paged_table(const void *raw, uint32_t n, uint8_t *table) {
+        const uint8_t *p = raw;
+        uint32_t pages = pack_paged_pages(n);
+        uLong whole = crc32(0, NULL, 0);
+        const uLong page_op = crc32_combine_gen(PACK_PAGE_SIZE);
+        for (uint32_t i = 0; i < pages; i++) {
+                uint32_t len = MIN(PACK_PAGE_SIZE, n - i * PACK_PAGE_SIZE);
+                uLong c = crc32(0, p + (size_t) i * PACK_PAGE_SIZE, len);
+                le32_write(table + 4 * (size_t) i, (uint32_t) c);
+                whole = len == PACK_PAGE_SIZE ? crc32_combine_op(whole, c, page_op)
+                                              : crc32_combine(whole, c, (z_off_t) len);
+        }
+        le32_write(table + 4 * (size_t) pages, (uint32_t) crc32(0, table, 4 * pages));
+        return (uint32_t) crc32(whole, table, 4 * (pages + 1));
+}

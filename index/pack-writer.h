@@ -60,4 +60,10 @@ void record_header_encode(uint8_t out[static RECORD_HEADER_SIZE], uint8_t type, 
                           uint32_t stored_size, uint32_t raw_size, const ObjectId *id, uint64_t sequence,
                           uint32_t payload_crc);
 
+/* Writes the page table of a PAGED payload (pack-format.h) for the n raw
+ * bytes at raw into table (pack_paged_stored_size(n) - n bytes) and
+ * returns the payload crc: the CRC-32 of the raw bytes followed by the
+ * table, found from the page CRCs without a second pass. */
+uint32_t pack_paged_table(const void *raw, uint32_t n, uint8_t *table);
+
 char *pack_path(const char *dir, uint32_t pack);

@@ -56,7 +56,7 @@ static int rebuild_batch_commit(Rebuild *b) {
 
 /* The content of a record, decompressed when it was stored compressed. */
 static int rebuild_payload(Rebuild *b, const RecordInfo *info, const void *payload, const void **ret) {
-        if (info->compression == PACK_COMPRESSION_NONE) {
+        if (pack_compression_is_raw(info->compression)) {
                 *ret = payload;
                 return 0;
         }

@@ -405,6 +405,22 @@ int store_read_blob_chunk(Store *s, const Blob *b, size_t i, StoreVerify verify,
         return read_chunk_at(s, &b->chunks[i], &fresh, verify, buf);
 }
 
+int store_blob_chunk_pages(Store *s, const Blob *b, size_t i, uint32_t **ret_table) {
+        if (!b->locations || i >= b->n_chunks)
+                return -EINVAL;
+        const ObjectLocation *loc = &b->locations[i];
+        if (loc->compression != PACK_COMPRESSION_PAGED || loc->raw_size != b->chunks[i].size)
+                return -EINVAL;
+        return pack_set_read_page_table(s->packs, loc, &b->chunks[i].id, ret_table);
+}
+
+int store_read_blob_chunk_part(Store *s, const Blob *b, size_t i, const uint32_t *table, uint64_t offset,
+                               size_t len, void *buf) {
+        if (!b->locations || i >= b->n_chunks)
+                return -EINVAL;
+        return pack_set_read_pages(s->packs, &b->locations[i], table, offset, len, buf);
+}
+
 int store_blob_write_to_fd(Store *s, const Blob *b, int fd) {
         uint32_t max = 0;
         for (size_t i = 0; i < b->n_chunks; i++)

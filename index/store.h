@@ -111,6 +111,17 @@ int store_read_chunk(Store *s, const BlobChunk *chunk, void *buf);
 /* Chunk i of b, from its location when b was located (a location that has
  * gone stale, since gc moved the chunk, is looked up again). */
 int store_read_blob_chunk(Store *s, const Blob *b, size_t i, StoreVerify verify, void *buf);
+/* Part of chunk i of a located blob, for readers that want a few KiB of a
+ * large chunk stored raw (PAGED, pack-format.h). store_blob_chunk_pages()
+ * gives its page table (malloc'd; -EINVAL when the chunk is stored another
+ * way: read it whole). store_read_blob_chunk_part() reads bytes [offset,
+ * offset + len) of the chunk, only the pages they touch, each checked
+ * against the table. Either fails with -EBADMSG on a mismatch and with
+ * -ENOENT when the location went stale; the caller can then read the chunk
+ * whole, which looks it up again. */
+int store_blob_chunk_pages(Store *s, const Blob *b, size_t i, uint32_t **ret_table);
+int store_read_blob_chunk_part(Store *s, const Blob *b, size_t i, const uint32_t *table, uint64_t offset,
+                               size_t len, void *buf);
 /* Writes a blob's bytes to fd, verifying every chunk. */
 int store_blob_write_to_fd(Store *s, const Blob *b, int fd);
 /* Reads a whole (small) blob into memory. */

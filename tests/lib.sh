@@ -117,13 +117,16 @@ def text_pool(srcs, rng):
     return bytes(text) or b"some text\n" * 10000
 
 def mixed(path, size, rng, text):
-    """Alternating runs of text and random bytes, 64 KiB .. 1 MiB each."""
+    """Alternating runs of text and random bytes, 64 KiB .. 1 MiB each,
+    starting with text (a file whose first MiB is noise is chunked coarse)."""
     with open(path, "wb") as f:
         f.write(b"MIX\n")
         left = size
+        first = True
         while left > 0:
             n = min(left, rng.randint(64 << 10, 1 << 20))
-            if rng.random() < 0.5:
+            if first or rng.random() < 0.5:
+                first = False
                 o = rng.randrange(len(text))
                 chunk = text[o:o + n]
                 while len(chunk) < n:

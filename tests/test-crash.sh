@@ -248,11 +248,12 @@ for name in sorted(os.listdir(packs)):
         magic, typ, comp, flags, ss, rs = struct.unpack_from("<IBBHII", data, off)
         if magic != 0x524C5349:
             break
-        payload = data[off + 64: off + 64 + ss]
-        if typ == 1 and comp == 0 and ss > 4096:
+        # A chunk stored raw: PAGED (2), its raw bytes and then a page table.
+        payload = data[off + 64: off + 64 + rs]
+        if typ == 1 and comp == 2 and rs > 4096:
             pos = f.find(payload[:256])
-            if pos > 0 and f[pos:pos + ss] == payload:
-                print(name, off, pos, ss)
+            if pos > 0 and f[pos:pos + rs] == payload:
+                print(name, off, pos, rs)
                 sys.exit(0)
         off += 64 + ss
 sys.exit(1)

@@ -305,8 +305,10 @@ static void test_blobs(const char *dir, uint64_t *state) {
         if (store_open(dir, false, &s) < 0)
                 tap_bail_out("store_open(read)");
         size_t n_chunks = 0;
-        check(blob_matches(s, &id_rnd, rnd, big, &CHUNKER_FINE, &n_chunks, "random"),
-              "random blob reads back byte-exact via store_open_blob + store_read_chunk");
+        /* Noise with no magic: its first MiB gives it away, coarse chunks. */
+        check(blob_matches(s, &id_rnd, rnd, big, &CHUNKER_COARSE, &n_chunks, "random"),
+              "random blob reads back byte-exact via store_open_blob + store_read_chunk, cut within the "
+              "coarse bounds");
         check(n_chunks > 1, "random blob has %zu chunks", n_chunks);
         check(store_lookup(s, &id_rnd, &loc) == 0 && loc.type == OBJECT_RECIPE && loc.size == big,
               "a multi-chunk blob is a RECIPE object whose size is the blob's");
@@ -325,8 +327,8 @@ static void test_blobs(const char *dir, uint64_t *state) {
                 _cleanup_(blob_freep) Blob *b = NULL;
                 bool raw = store_open_blob(s, &id_gz, &b) == 0;
                 for (size_t i = 0; raw && i < b->n_chunks; i++)
-                        raw = store_lookup(s, &b->chunks[i].id, &loc) == 0 && loc.compression == PACK_COMPRESSION_NONE;
-                check(raw, "every chunk of the gzip-looking blob is stored raw");
+                        raw = store_lookup(s, &b->chunks[i].id, &loc) == 0 && loc.compression == PACK_COMPRESSION_PAGED;
+                check(raw, "every chunk of the gzip-looking blob is stored raw, with its page table");
         }
         check(blob_matches(s, &id_small, (const uint8_t *) "hello\n", 6, NULL, &n_chunks, "small") && n_chunks == 1,
               "a small blob is one chunk and reads back");
@@ -488,8 +490,8 @@ static void test_abort(const char *tmp, uint64_t *state) {
                 tap_bail_out("store_open/begin");
         check(write_blob(t, state, more, n, &id2, NULL, NULL) == 0 && store_txn_commit(t) == 0,
               "a transaction after the abort commits");
-        check(blob_matches(s, &id2, more, n, &CHUNKER_FINE, NULL, "after abort") &&
-                      blob_matches(s, &committed, buf, n, &CHUNKER_FINE, NULL, "first"),
+        check(blob_matches(s, &id2, more, n, &CHUNKER_COARSE, NULL, "after abort") &&
+                      blob_matches(s, &committed, buf, n, &CHUNKER_COARSE, NULL, "first"),
               "both blobs read back byte-exact");
         store_free(s);
 }
@@ -498,7 +500,7 @@ static void test_abort(const char *tmp, uint64_t *state) {
  * wrong bytes. */
 static void test_damaged_chunk(const char *tmp, uint64_t *state) {
         _cleanup_free_ char *dir = path_join(tmp, "s3");
-        const size_t n = 1u << 20;
+        const size_t n = 9u << 20; /* noise: coarse chunks of at most 4 MiB, so at least three */
         _cleanup_free_ uint8_t *buf = random_bytes(state, n);
         Store *s = NULL;
         StoreTxn *t = NULL;
@@ -539,6 +541,40 @@ static void test_damaged_chunk(const char *tmp, uint64_t *state) {
         store_free(s);
 }
 
+/* Which chunking a blob gets from its first MiB: noise all the way is cut
+ * coarse (and a compressible part after it is still compressed), noise
+ * with text inside the first MiB keeps fine chunks. */
+static void test_noise_policy(const char *dir, uint64_t *state) {
+        const size_t noise = (3u << 20) / 2, text = 2u << 20;
+        _cleanup_free_ uint8_t *a = random_bytes(state, noise + text);
+        _cleanup_free_ uint8_t *t_a = text_bytes(state, text);
+        memcpy(a + noise, t_a, text); /* 1.5 MiB of noise, then text */
+        _cleanup_free_ uint8_t *b = random_bytes(state, noise + text);
+        _cleanup_free_ uint8_t *t_b = text_bytes(state, 256u << 10);
+        memcpy(b + (512u << 10), t_b, 256u << 10); /* text inside the first MiB */
+
+        Store *s = NULL;
+        StoreTxn *t = NULL;
+        if (store_open(dir, true, &s) < 0 || store_begin(s, &t) < 0)
+                tap_bail_out("store_open/begin");
+        ObjectId id_a, id_b;
+        check(write_blob(t, state, a, noise + text, &id_a, NULL, NULL) == 0 &&
+                      write_blob(t, state, b, noise + text, &id_b, NULL, NULL) == 0 && store_txn_commit(t) == 0,
+              "two blobs that start with noise commit");
+        size_t n_chunks = 0;
+        bool ok = blob_matches(s, &id_a, a, noise + text, &CHUNKER_COARSE, &n_chunks, "noise first");
+        check(ok && n_chunks >= 1, "a blob whose first MiB is noise is cut coarse (%zu chunks)", n_chunks);
+        _cleanup_(blob_freep) Blob *blob = NULL;
+        ObjectLocation loc;
+        bool last_zstd = store_open_blob(s, &id_a, &blob) == 0 &&
+                         store_lookup(s, &blob->chunks[blob->n_chunks - 1].id, &loc) == 0 &&
+                         loc.compression == PACK_COMPRESSION_ZSTD;
+        check(last_zstd, "its text-only last chunk is still stored compressed");
+        ok = blob_matches(s, &id_b, b, noise + text, &CHUNKER_FINE, &n_chunks, "text inside");
+        check(ok && n_chunks > 4, "a blob with text inside its first MiB keeps fine chunks (%zu)", n_chunks);
+        store_free(s);
+}
+
 int main(void) {
         uint64_t seed = test_seed(), state = seed;
         tap_diag("seed %" PRIu64 " (set ISLE_TEST_SEED to replay)", seed);
@@ -550,6 +586,7 @@ int main(void) {
         if (store_init(dir) < 0)
                 tap_bail_out("store_init");
         test_blobs(dir, &state);
+        test_noise_policy(dir, &state);
         test_json(dir);
         test_abort(tmp, &state);
         test_damaged_chunk(tmp, &state);

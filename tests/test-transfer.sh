@@ -219,12 +219,14 @@ os.chmod(os.path.join(root, "run.sh"), 0o755)
 os.symlink("dir0/sub0/f00.txt", os.path.join(root, "link"))
 os.makedirs(os.path.join(root, "empty-dir"))
 EOF
-# Revision 2: one changed file (a few bytes in the middle of the big one).
+# Revision 2: one changed file (a few bytes in the middle of the big log;
+# fine chunks. Noise like random-big.bin is cut in 1-4 MiB chunks, where an
+# edit costs one of those).
 cp -a "$W/src1" "$W/src2"
-python3 - "$W/src2/random-big.bin" <<'EOF'
+python3 - "$W/src2/text-big.log" <<'EOF'
 import sys
 with open(sys.argv[1], "r+b") as f:
-    f.seek(5 << 20)
+    f.seek(2 << 20)
     f.write(b"changed in revision two")
 EOF
 

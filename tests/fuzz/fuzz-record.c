@@ -8,8 +8,8 @@
  *   bit 0  rewrite the header CRC (else the mutated header is just refused)
  *   bit 1  rewrite the payload CRC
  *   bit 2  verify_hash
- *   bit 3  decode in place (out == stored), as read_record() does for
- *          uncompressed records */
+ *   bit 3  decode in place (out == stored), as fsck and the transfer
+ *          import do for records that are not compressed (NONE, PAGED) */
 #include <zlib.h>
 
 #include "fuzz-util.h"
@@ -24,7 +24,7 @@ static void location(const uint8_t *p) {
         ObjectLocation l;
         if (object_location_decode(p, OBJECT_LOCATION_DISK_SIZE, &l) < 0)
                 return;
-        FUZZ_CHECK(l.type > 0 && l.type < _OBJECT_TYPE_MAX && l.compression <= PACK_COMPRESSION_ZSTD);
+        FUZZ_CHECK(l.type > 0 && l.type < _OBJECT_TYPE_MAX && l.compression < _PACK_COMPRESSION_MAX);
         uint8_t out[OBJECT_LOCATION_DISK_SIZE];
         object_location_encode(&l, out);
         /* Bytes 22 and 23 are reserved: written as zero, not checked. */
@@ -50,12 +50,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(info.type > 0 && info.type < _OBJECT_TYPE_MAX);
         FUZZ_CHECK(info.stored_size <= RECORD_PAYLOAD_MAX && info.raw_size <= RECORD_PAYLOAD_MAX);
         FUZZ_CHECK(info.compression != PACK_COMPRESSION_NONE || info.stored_size == info.raw_size);
+        FUZZ_CHECK(info.compression != PACK_COMPRESSION_PAGED ||
+                   info.stored_size == pack_paged_stored_size(info.raw_size));
         /* Callers read exactly stored_size bytes before decoding. */
         if (info.stored_size > n || info.raw_size > RAW_MAX)
                 return 0;
 
         /* Exactly sized copies, so ASan sees any read or write past them. */
-        bool in_place = (flags & 8) && info.compression == PACK_COMPRESSION_NONE;
+        bool in_place = (flags & 8) && pack_compression_is_raw(info.compression);
         _cleanup_free_ uint8_t *stored = memdup(payload, info.stored_size);
         _cleanup_free_ uint8_t *out = in_place ? NULL : malloc(info.raw_size ? info.raw_size : 1);
         FUZZ_CHECK(stored && (in_place || out));

@@ -4,7 +4,6 @@
  * Every PAGED record the scan finds is also read the way the mount reads
  * a random reader's pages: its page table, then ranges of its content,
  * which must be the record's own bytes. */
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "fuzz-util.h"
@@ -45,13 +44,12 @@ static int on_record(uint32_t pack, uint64_t offset, const RecordInfo *info, con
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static char dir[] = "/tmp/isle-fuzz-scan.XXXXXX";
         static PackSet *packs;
         const char *path;
         (void) fuzz_input_fd(data, size, &path);
         if (!packs) {
                 /* The PackSet opens DIR/pack-000001: a link to the input. */
-                FUZZ_CHECK(mkdtemp(dir));
+                const char *dir = fuzz_temp_dir("scan");
                 _cleanup_free_ char *link = path_join(dir, "pack-000001");
                 FUZZ_CHECK(link && symlink(path, link) == 0);
                 FUZZ_SETUP(pack_set_new(dir, &packs));

@@ -24,15 +24,19 @@
  * mmap'd, page-cached file start to end (best of 3). Throughput counts all
  * input bytes, including the min bytes per chunk that are skipped unhashed:
  *
- *   input                          params  throughput  avg chunk   cut at max
- *   tar of /usr/share (786 MiB)    FINE    5.0 GB/s      76.4 KiB   48/10536
- *                                  COARSE  7.1 GB/s    2589 KiB     13/311
- *   tar of /usr/lib (4358 MiB)     FINE    5.0 GB/s      75.6 KiB  121/59005
- *                                  COARSE  6.9 GB/s    2506 KiB     71/1781
- *   /dev/urandom (1024 MiB)        FINE    5.1 GB/s      73.0 KiB    0/14367
- *                                  COARSE  7.3 GB/s    2422 KiB      7/433
+ *   input                            params  throughput  avg chunk   cut at max
+ *   tar of /usr/lib (first 512 MiB)  FINE    4.9 GB/s     149.0 KiB     6/3519
+ *                                    COARSE  6.8 GB/s    2427 KiB       8/216
+ *   tar of /usr/share (512 MiB)      FINE    4.7 GB/s     158.2 KiB    25/3315
+ *                                    COARSE  6.4 GB/s    2608 KiB      12/201
+ *   random (1024 MiB)                FINE    4.9 GB/s     145.7 KiB     0/7195
+ *                                    COARSE  6.9 GB/s    2400 KiB       1/437
  *
- * Chunks average about 1.15x avg: with min = avg / 4 the skipped prefix
+ * (The scripts/bench inputs.) FINE was 16/64/256 KiB until zstd level 1
+ * took over the bulk of the data: 128 KiB pieces win back most of what
+ * level 1 loses against level 3 (compressor.h).
+ *
+ * Chunks average about 1.15-1.2x avg: with min = avg / 4 the skipped prefix
  * adds more than the loose mask after avg takes away.
  */
 
@@ -43,9 +47,9 @@
 #define WINDOW 64U
 
 const ChunkerParams CHUNKER_FINE = {
-        .min = 16U * 1024U,
-        .avg = 64U * 1024U,
-        .max = 256U * 1024U,
+        .min = 32U * 1024U,
+        .avg = 128U * 1024U,
+        .max = 512U * 1024U,
 };
 
 const ChunkerParams CHUNKER_TREE = {

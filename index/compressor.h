@@ -10,10 +10,27 @@
 
 #include "macro.h"
 
-/* zstd level for chunks and metadata. Level 1 vs 3 on a 1 GiB tar of
- * /usr/lib + /usr/share (this machine, one core): 2.1 s → 337.8 MB vs
- * 2.9 s → 303.1 MB. See scripts/bench. */
-#define COMPRESSOR_LEVEL 3
+/* zstd levels. The chunks of large blobs are where the time goes: level 1.
+ * A whole small blob, a tree or a record is one object, which compresses
+ * worst and costs the least to work harder on: level 6. Measured with
+ * scripts/bench's inputs on this 2-core machine (one run each; fine chunks
+ * of 128 KiB on average unless said):
+ *
+ *   1 GiB tar of /usr/lib + /usr/share, isle add      time     stored
+ *     64 KiB chunks, level 3 (before)                 2.5-3.1 s  350.3 MB
+ *     level 2                                         2.2-2.3 s  348.2 MB
+ *     level 1                                         2.0 s      357.7 MB
+ *   tree A then B (300 MiB of /usr/share/doc, Python, headers), packs + index
+ *     64 KiB chunks, level 3 everywhere (before)                 119.7 MiB
+ *     level 1 chunks, level 3 small blobs                        119.9 MiB
+ *     level 1 chunks, level 6 small blobs                        117.5 MiB
+ *     level 1 chunks, level 9 small blobs (+40% time)            117.2 MiB
+ *
+ * Bigger chunks compress better at the same level (zstd on 64 vs 128 KiB
+ * pieces of the tar: 2.65x vs 2.69x at level 3), which pays for most of
+ * level 1's loss. */
+#define COMPRESSOR_LEVEL_BULK 1
+#define COMPRESSOR_LEVEL_SMALL 6
 
 typedef struct Compressor Compressor;
 

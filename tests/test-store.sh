@@ -294,7 +294,7 @@ p3=$(packs_bytes "$S")
 growth=$((p3 - p2))
 # The rewritten random bytes cannot be deduplicated or compressed; the
 # insertion costs the few chunks around it (FastCDC resyncs within a few
-# chunks of at most 256 KiB, 64 KiB on average); the appended-to text
+# chunks of at most 512 KiB, 128 KiB on average); the appended-to text
 # files cost a compressed chunk each; trees, recipes and records are small.
 slack=$((2 << 20))
 echo "# modified copy: $changed bytes changed, packs grew by $growth bytes (bound: changed + $slack)"

@@ -38,8 +38,7 @@ typedef struct ChunkJob {
         ObjectId id;
         bool present;           /* already in the committed store */
         uint8_t *packed;        /* compressed payload when it pays, owned */
-        size_t packed_size;
-        uint32_t crc;           /* of the payload as stored (packed or raw) */
+        RecordInfo info;        /* the record to append, payload CRC included */
         int error;
         bool done;              /* protected by BlobWriter.lock: the worker is finished */
         bool hashed;            /* protected by BlobWriter.lock: the whole-blob hasher is finished */
@@ -87,6 +86,35 @@ static void job_clear(ChunkJob *j) {
         *j = (ChunkJob) {};
 }
 
+/* The record of a chunk of n bytes at raw, which has room for a page table
+ * after them (pack_paged_stored_size(n) bytes in all): compressed when
+ * that pays (the payload in *ret_packed, the caller's to free), else PAGED
+ * with its table written into that room. The payload CRC is computed here,
+ * on the worker's thread rather than the one that appends. */
+static int chunk_record(Compressor *c, bool compress, const ObjectId *id, uint8_t *raw, size_t n,
+                        RecordInfo *ret_info, uint8_t **ret_packed) {
+        const void *packed;
+        size_t k;
+        int r = compress ? compressor_run(c, raw, n, &packed, &k) : 0;
+        if (r < 0)
+                return r;
+        *ret_info = (RecordInfo) { .type = OBJECT_CHUNK, .raw_size = (uint32_t) n, .id = *id };
+        if (r > 0) {
+                *ret_packed = memdup(packed, k);
+                if (!*ret_packed)
+                        return -ENOMEM;
+                ret_info->compression = PACK_COMPRESSION_ZSTD;
+                ret_info->stored_size = (uint32_t) k;
+                ret_info->payload_crc = (uint32_t) crc32(0, packed, (uInt) k);
+        } else {
+                *ret_packed = NULL;
+                ret_info->compression = PACK_COMPRESSION_PAGED;
+                ret_info->stored_size = (uint32_t) pack_paged_stored_size((uint32_t) n);
+                ret_info->payload_crc = pack_paged_table(raw, (uint32_t) n, raw + n);
+        }
+        return 0;
+}
+
 /* Hash, dedup check against the committed store, compress. */
 static void job_run(BlobWriter *w, Compressor *c, ChunkJob *j, bool compress) {
         object_id_hash(j->data, j->size, &j->id);
@@ -95,30 +123,7 @@ static void job_run(BlobWriter *w, Compressor *c, ChunkJob *j, bool compress) {
                 j->present = true;
                 return;
         }
-        if (compress) {
-                const void *packed;
-                size_t k;
-                int r = compressor_run(c, j->data, j->size, &packed, &k);
-                if (r < 0) {
-                        j->error = r;
-                        return;
-                }
-                if (r > 0) {
-                        j->packed = memdup(packed, k);
-                        if (!j->packed) {
-                                j->error = -ENOMEM;
-                                return;
-                        }
-                        j->packed_size = k;
-                }
-        }
-        /* The record's checksum, computed here rather than on the thread
-         * that appends: it covers the payload as stored. A chunk stored
-         * raw gets its page table, in the room submit() left after it. */
-        if (j->packed)
-                j->crc = (uint32_t) crc32(0, j->packed, j->packed_size);
-        else
-                j->crc = pack_paged_table(j->data, (uint32_t) j->size, j->data + j->size);
+        j->error = chunk_record(c, compress, &j->id, j->data, j->size, &j->info, &j->packed);
 }
 
 static void *worker_main(void *userdata) {
@@ -196,15 +201,7 @@ static int retire_one(BlobWriter *w) {
         w->tail++;
         int r = j->error;
         if (r >= 0 && !j->present) {
-                RecordInfo info = {
-                        .type = OBJECT_CHUNK,
-                        .compression = j->packed ? PACK_COMPRESSION_ZSTD : PACK_COMPRESSION_PAGED,
-                        .stored_size = (uint32_t) (j->packed ? j->packed_size : pack_paged_stored_size(j->size)),
-                        .raw_size = (uint32_t) j->size,
-                        .id = j->id,
-                        .payload_crc = j->crc,
-                };
-                r = store_txn_put_record(w->txn, &info, j->packed ? j->packed : j->data, j->size, false);
+                r = store_txn_put_record(w->txn, &j->info, j->packed ? j->packed : j->data, j->size, false);
                 if (r > 0)
                         w->bytes_new += j->size;
         }
@@ -349,28 +346,16 @@ static int store_chunk_inline(BlobWriter *w, const uint8_t *p, size_t n) {
         object_id_hash(p, n, &id);
         int r = store_txn_has(w->txn, &id);
         if (r == 0) {
-                const void *packed = NULL;
-                size_t k = 0;
-                if (w->compress)
-                        r = compressor_run(w->compressor, p, n, &packed, &k);
-                _cleanup_free_ uint8_t *paged = NULL;
-                RecordInfo info = { .type = OBJECT_CHUNK, .raw_size = (uint32_t) n, .id = id };
-                if (r > 0) {
-                        info.compression = PACK_COMPRESSION_ZSTD;
-                        info.stored_size = (uint32_t) k;
-                        info.payload_crc = (uint32_t) crc32(0, packed, k);
-                } else if (r == 0) {
-                        info.compression = PACK_COMPRESSION_PAGED;
-                        info.stored_size = (uint32_t) pack_paged_stored_size((uint32_t) n);
-                        paged = malloc(info.stored_size);
-                        if (!paged)
-                                return -ENOMEM;
-                        memcpy(paged, p, n);
-                        info.payload_crc = pack_paged_table(paged, (uint32_t) n, paged + n);
-                        packed = paged;
-                }
+                /* A copy with room for the page table, should it be stored raw. */
+                _cleanup_free_ uint8_t *raw = malloc(pack_paged_stored_size((uint32_t) n));
+                _cleanup_free_ uint8_t *packed = NULL;
+                RecordInfo info;
+                if (!raw)
+                        return -ENOMEM;
+                memcpy(raw, p, n);
+                r = chunk_record(w->compressor, w->compress, &id, raw, n, &info, &packed);
                 if (r >= 0)
-                        r = store_txn_put_record(w->txn, &info, packed, n, false);
+                        r = store_txn_put_record(w->txn, &info, packed ? packed : raw, n, false);
                 if (r > 0)
                         w->bytes_new += n;
         }

@@ -36,7 +36,7 @@ Compressor *compressor_free(Compressor *c) {
  * uniform noise measures about 7.91 bits per byte from 2048 samples, text
  * 4.5-5.5, machine code 5.5-6.5. Above 7.8 bits no order-0 coder can save
  * the 1/32 we ask for; repeats over longer distances in noise are rare
- * enough to lose. The test costs about 2 us a chunk; a failed zstd -3 on
+ * enough to lose. The test costs about 2 us a chunk; a failed zstd on
  * 64 KiB of noise about 16 us (10% of the CPU of adding a random file). */
 #define SAMPLES 8
 #define SAMPLE_LEN 256

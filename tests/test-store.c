@@ -19,6 +19,7 @@
 
 #include "blob-writer.h"
 #include "chunker.h"
+#include "compressor.h"
 #include "fileio.h"
 #include "macro.h"
 #include "pack-writer.h"
@@ -541,6 +542,26 @@ static void test_damaged_chunk(const char *tmp, uint64_t *state) {
         store_free(s);
 }
 
+/* The compressor's noise test: it spares zstd noise, never text, and
+ * says nothing about inputs too small to sample. */
+static void test_noise_test(uint64_t *state) {
+        const size_t n = 128u << 10;
+        _cleanup_free_ uint8_t *noise = random_bytes(state, n);
+        _cleanup_free_ uint8_t *text = text_bytes(state, n);
+        _cleanup_free_ uint8_t *half = random_bytes(state, n);
+        memcpy(half + n / 2, text, n / 2);
+        check(compressor_looks_incompressible(noise, n), "128 KiB of noise looks incompressible");
+        check(!compressor_looks_incompressible(text, n), "128 KiB of text does not");
+        check(!compressor_looks_incompressible(half, n), "noise with text in its second half does not");
+        check(!compressor_looks_incompressible(noise, 8191), "fewer than 8 KiB are never judged");
+        _cleanup_(compressor_freep) Compressor *c = compressor_new(COMPRESSOR_LEVEL_BULK);
+        const void *out;
+        size_t k = 0;
+        check(c && compressor_run(c, noise, n, &out, &k) == 0, "noise is stored raw");
+        int r = c ? compressor_run(c, half, n, &out, &k) : -ENOMEM;
+        check(r == 1 && k < n - n / 4, "half noise, half text is compressed (%zu of %zu bytes)", k, n);
+}
+
 /* Which chunking a blob gets from its first MiB: noise all the way is cut
  * coarse (and a compressible part after it is still compressed), noise
  * with text inside the first MiB keeps fine chunks. */
@@ -586,6 +607,7 @@ int main(void) {
         if (store_init(dir) < 0)
                 tap_bail_out("store_init");
         test_blobs(dir, &state);
+        test_noise_test(&state);
         test_noise_policy(dir, &state);
         test_json(dir);
         test_abort(tmp, &state);

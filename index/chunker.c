@@ -26,15 +26,32 @@
  *
  *   input                            params  throughput  avg chunk   cut at max
  *   tar of /usr/lib (first 512 MiB)  FINE    4.9 GB/s     149.0 KiB     6/3519
- *                                    COARSE  6.8 GB/s    2427 KiB       8/216
- *   tar of /usr/share (512 MiB)      FINE    4.7 GB/s     158.2 KiB    25/3315
- *                                    COARSE  6.4 GB/s    2608 KiB      12/201
- *   random (1024 MiB)                FINE    4.9 GB/s     145.7 KiB     0/7195
- *                                    COARSE  6.9 GB/s    2400 KiB       1/437
+ *                                    COARSE  6.6 GB/s     619.0 KiB    25/847
+ *   tar of /usr/share (512 MiB)      FINE    4.6 GB/s     158.2 KiB    25/3315
+ *                                    COARSE  6.3 GB/s     639.4 KiB    40/820
+ *   random (1024 MiB)                FINE    4.6 GB/s     145.7 KiB     0/7195
+ *                                    COARSE  6.6 GB/s     608.6 KiB    28/1723
  *
  * (The scripts/bench inputs.) FINE was 16/64/256 KiB until zstd level 1
  * took over the bulk of the data: 128 KiB pieces win back most of what
  * level 1 loses against level 3 (compressor.h).
+ *
+ * COARSE, for data already compressed, was 1/2/4 MiB. Those chunks cost
+ * the least to hash and index, but an edit to a compressed file (a member
+ * of a zip or jar, bytes spliced into a .gz) re-stores everything from the
+ * edit to the next cut, 2-3 MiB on average. scripts/bench's two trees
+ * (A, then a copy with some large files edited), isle total:
+ *
+ *   COARSE 1/2/4 MiB              117.6 MiB   (borg zstd,3: 116.1 MiB)
+ *   COARSE 512 KiB/1/2 MiB        114.9 MiB
+ *   COARSE 256/512 KiB/1 MiB      113.0 MiB
+ *   COARSE = FINE                 108.1 MiB
+ *
+ * 256/512/1024 KiB adds nothing measurable to a 1 GiB random add (1.27-
+ * 1.38 s against 1.23-1.42 s) and still keeps compressed data in chunks
+ * 4x the size of FINE ones, so a layer or an archive stays a few thousand
+ * index entries per GiB; since raw chunks are read by the page
+ * (pack-format.h), large ones no longer cost a random reader anything.
  *
  * Chunks average about 1.15-1.2x avg: with min = avg / 4 the skipped prefix
  * adds more than the loose mask after avg takes away.
@@ -59,9 +76,9 @@ const ChunkerParams CHUNKER_TREE = {
 };
 
 const ChunkerParams CHUNKER_COARSE = {
-        .min = 1U * 1024U * 1024U,
-        .avg = 2U * 1024U * 1024U,
-        .max = 4U * 1024U * 1024U,
+        .min = 256U * 1024U,
+        .avg = 512U * 1024U,
+        .max = 1024U * 1024U,
 };
 
 /* 256 splitmix64 outputs from the seed 0x69736c6520676561 ("isle gea").

@@ -101,7 +101,7 @@ w(f'{a}/par/shared.bin', text(8 << 20))
 # Not read through the mount before the corruption check, so nothing of
 # them is cached yet.
 v = os.path.join(root, 'victim')
-w(f'{v}/big.bin', os.urandom(9 << 20))  # noise: coarse chunks of 1-4 MiB, at least three
+w(f'{v}/big.bin', os.urandom(9 << 20))  # noise: coarse chunks of 256 KiB-1 MiB, at least nine
 w(f'{v}/small.txt', text(3000))
 w(f'{v}/neighbour.txt', text(5000))
 for d in range(20):

@@ -501,7 +501,7 @@ static void test_abort(const char *tmp, uint64_t *state) {
  * wrong bytes. */
 static void test_damaged_chunk(const char *tmp, uint64_t *state) {
         _cleanup_free_ char *dir = path_join(tmp, "s3");
-        const size_t n = 9u << 20; /* noise: coarse chunks of at most 4 MiB, so at least three */
+        const size_t n = 9u << 20; /* noise: coarse chunks of at most 1 MiB, so at least nine */
         _cleanup_free_ uint8_t *buf = random_bytes(state, n);
         Store *s = NULL;
         StoreTxn *t = NULL;

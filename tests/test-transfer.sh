@@ -220,7 +220,7 @@ os.symlink("dir0/sub0/f00.txt", os.path.join(root, "link"))
 os.makedirs(os.path.join(root, "empty-dir"))
 EOF
 # Revision 2: one changed file (a few bytes in the middle of the big log;
-# fine chunks. Noise like random-big.bin is cut in 1-4 MiB chunks, where an
+# fine chunks. Noise like random-big.bin is cut in 256 KiB-1 MiB chunks, where an
 # edit costs one of those).
 cp -a "$W/src1" "$W/src2"
 python3 - "$W/src2/text-big.log" <<'EOF'

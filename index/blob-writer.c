@@ -128,7 +128,7 @@ static void job_run(BlobWriter *w, Compressor *c, ChunkJob *j, bool compress) {
 
 static void *worker_main(void *userdata) {
         BlobWriter *w = userdata;
-        _cleanup_(compressor_freep) Compressor *c = compressor_new(COMPRESSOR_LEVEL_BULK);
+        _cleanup_(compressor_freep) Compressor *c = compressor_new(COMPRESSOR_BULK);
         pthread_mutex_lock(&w->lock);
         for (;;) {
                 while (!w->stop && w->next_work == w->head) {
@@ -275,7 +275,7 @@ int blob_writer_new(StoreTxn *txn, BlobWriter **ret) {
         w->txn = txn;
         w->store = store_txn_store(txn);
         w->whole = sha256_new();
-        w->compressor = compressor_new(COMPRESSOR_LEVEL_SMALL); /* chunks done inline: small blobs */
+        w->compressor = compressor_new(COMPRESSOR_SMALL); /* chunks done inline: small blobs */
         /* Room for two of the largest chunks, so a cut always has max bytes to look at. */
         w->buf_size = 2 * MAX(CHUNKER_COARSE.max, CHUNKER_FINE.max);
         w->buf = malloc(w->buf_size);

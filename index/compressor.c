@@ -10,14 +10,19 @@ struct Compressor {
         size_t buf_size;
 };
 
-Compressor *compressor_new(int level) {
+Compressor *compressor_new(CompressorKind kind) {
         Compressor *c = calloc(1, sizeof *c);
         if (!c)
                 return NULL;
         c->cctx = ZSTD_createCCtx();
         if (!c->cctx)
                 return compressor_free(c);
-        ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, level);
+        /* Parameters and their measurements: compressor.h. */
+        if (kind == COMPRESSOR_BULK) {
+                ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, 1);
+                ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_hashLog, 13);
+        } else
+                ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, 6);
         return c;
 }
 

@@ -10,11 +10,14 @@
 
 #include "macro.h"
 
-/* zstd levels. The chunks of large blobs are where the time goes: level 1.
- * A whole small blob, a tree or a record is one object, which compresses
- * worst and costs the least to work harder on: level 6. Measured with
- * scripts/bench's inputs on this 2-core machine (one run each; fine chunks
- * of 128 KiB on average unless said):
+/* What a compressor is for; compressor.c holds the zstd parameters.
+ *
+ * COMPRESSOR_BULK, the chunks of large blobs, is where the time goes: zstd
+ * level 1 with a 2^13-entry hash table (level 1 picks 2^14 for these
+ * sizes). COMPRESSOR_SMALL, a whole small blob, a tree or a record, is one
+ * object, which compresses worst and costs the least to work harder on:
+ * level 6. Measured with scripts/bench's inputs on this 2-core machine
+ * (fine chunks of 128 KiB on average unless said):
  *
  *   1 GiB tar of /usr/lib + /usr/share, isle add      time     stored
  *     64 KiB chunks, level 3 (before)                 2.5-3.1 s  350.3 MB
@@ -28,13 +31,28 @@
  *
  * Bigger chunks compress better at the same level (zstd on 64 vs 128 KiB
  * pieces of the tar: 2.65x vs 2.69x at level 3), which pays for most of
- * level 1's loss. */
-#define COMPRESSOR_LEVEL_BULK 1
-#define COMPRESSOR_LEVEL_SMALL 6
+ * level 1's loss.
+ *
+ * The hash table, zstd alone on 150 KB pieces of the tar's first 256 MiB
+ * (CPU time, best of 3), then isle add of the 1 GiB tar (3 runs each,
+ * interleaved) and the trees (coarse chunks of 512 KiB):
+ *
+ *   hashLog      zstd CPU    stored     isle add      trees
+ *     14 (level 1)  0.568 s  99.6 MiB   1.92-1.99 s   113.00 MiB
+ *     13            0.505 s  100.7 MiB  1.85-1.88 s   113.16 MiB
+ *     12            0.466 s  102.3 MiB  1.81-1.82 s   113.53 MiB
+ *   level -1        0.475 s  108.9 MiB
+ *
+ * 13 buys 11% of zstd's time for 1.1% of size; 12 would pay 1.6% more for
+ * 7% more. */
+typedef enum CompressorKind {
+        COMPRESSOR_BULK,
+        COMPRESSOR_SMALL,
+} CompressorKind;
 
 typedef struct Compressor Compressor;
 
-Compressor *compressor_new(int level);
+Compressor *compressor_new(CompressorKind kind);
 Compressor *compressor_free(Compressor *c);
 DEFINE_FREEP(Compressor, compressor_free)
 

@@ -616,7 +616,7 @@ int store_txn_put(StoreTxn *t, uint8_t type, const ObjectId *id, const void *dat
                 return -EFBIG;
         if (compress) {
                 if (!t->compressor) {
-                        t->compressor = compressor_new(COMPRESSOR_LEVEL_SMALL);
+                        t->compressor = compressor_new(COMPRESSOR_SMALL);
                         if (!t->compressor)
                                 return -ENOMEM;
                 }

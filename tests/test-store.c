@@ -554,7 +554,7 @@ static void test_noise_test(uint64_t *state) {
         check(!compressor_looks_incompressible(text, n), "128 KiB of text does not");
         check(!compressor_looks_incompressible(half, n), "noise with text in its second half does not");
         check(!compressor_looks_incompressible(noise, 8191), "fewer than 8 KiB are never judged");
-        _cleanup_(compressor_freep) Compressor *c = compressor_new(COMPRESSOR_LEVEL_BULK);
+        _cleanup_(compressor_freep) Compressor *c = compressor_new(COMPRESSOR_BULK);
         const void *out;
         size_t k = 0;
         check(c && compressor_run(c, noise, n, &out, &k) == 0, "noise is stored raw");

@@ -85,28 +85,19 @@ int cli_fail_detail(int r, const char *detail, const char *fmt, ...) {
 
 int cli_open_store(bool write, Store **ret) {
         int r = store_open(cli.store_path, write, ret);
-        if (r == -ENOENT)
-                log_error("%s is not an isle store (create one with `isle --store %s init`)", cli.store_path,
-                          cli.store_path);
-        else if (r == -EBUSY)
-                log_error("store %s is in use by another isle process that writes to it; try again when it "
-                          "has finished",
-                          cli.store_path);
-        else if (r == -ENOTRECOVERABLE)
-                log_error("the index of store %s is missing; rebuild it from the packs with `isle --store %s "
-                          "fsck --rebuild-index`",
-                          cli.store_path, cli.store_path);
-        else if (r == -EPROTONOSUPPORT)
-                log_error("store %s was made by a newer isle (unknown format)", cli.store_path);
-        else if (r < 0)
-                log_error("cannot open store %s: %s", cli.store_path, strerror(-r));
+        if (r < 0) {
+                _cleanup_free_ char *msg = NULL;
+                store_open_error(&msg, cli.store_path, r);
+                log_error("%s", msg ? msg : strerror(-r));
+        }
         return r;
 }
 
 int cli_begin(Store *s, StoreTxn **ret) {
         int r = store_begin(s, ret);
         if (r == -ENOTRECOVERABLE)
-                log_error("store %s has packs but its index is missing or empty; nothing was changed. "
+                log_error("store %s has packs but its index is missing, empty or from an older isle; nothing "
+                          "was changed. "
                           "Rebuild the index from the packs with `isle fsck --rebuild-index`",
                           cli.store_path);
         else if (r < 0)

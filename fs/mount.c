@@ -270,14 +270,7 @@ static void stop_poller(Daemon *d, pthread_t poller) {
 
 static int open_store(const char *path, Store **ret, char **reterr) {
         int r = store_open(path, false, ret);
-        if (r == -ENOENT)
-                return reterr_printf(reterr, r, "%s is not an isle store (create one with `isle --store %s init`)", path,
-                            path);
-        if (r == -EPROTONOSUPPORT)
-                return reterr_printf(reterr, r, "store %s was made by a newer isle (unknown format)", path);
-        if (r < 0)
-                return reterr_printf(reterr, r, "cannot open store %s: %s", path, strerror(-r));
-        return 0;
+        return r < 0 ? store_open_error(reterr, path, r) : 0;
 }
 
 static struct fuse_session *new_session(const MountOptions *o, MountFs *fs, char **reterr) {

@@ -11,6 +11,11 @@
  * objects, far beyond any store this will hold. */
 #define CATALOG_MAP_SIZE (1ULL << 40)
 
+/* The encoding of the tables' values (object-location.h). An index in an
+ * older one is rebuilt from the packs. 1: fixed 32-byte locations, before
+ * the format was recorded. */
+#define CATALOG_FORMAT 2
+
 struct Catalog {
         MDB_env *env;
         MDB_dbi objects, revisions, generations, meta;
@@ -43,6 +48,29 @@ Catalog *catalog_free(Catalog *c) {
                 mdb_env_close(c->env);
         free(c);
         return NULL;
+}
+
+static bool table_is_empty(CatalogTxn *t, MDB_dbi dbi) {
+        MDB_stat st;
+        return mdb_stat(t->txn, dbi, &st) == 0 && st.ms_entries == 0;
+}
+
+static int check_format(CatalogTxn *t, bool write) {
+        uint64_t format;
+        int r = catalog_get_u64(t, "format", &format);
+        if (r >= 0)
+                return format == CATALOG_FORMAT ? 0
+                       : format > CATALOG_FORMAT ? -EPROTONOSUPPORT
+                       : write                   ? catalog_clear(t)
+                                                 : -EMEDIUMTYPE;
+        if (r != -ENOENT)
+                return r;
+        if (table_is_empty(t, t->catalog->meta) && table_is_empty(t, t->catalog->objects))
+                return write ? catalog_put_u64(t, "format", CATALOG_FORMAT) : 0; /* a new index */
+        /* An older format, which nothing here can read. A writer empties
+         * it, leaving what a lost index leaves: store_begin() and gc refuse
+         * to write beside packs until fsck --rebuild-index has run. */
+        return write ? catalog_clear(t) : -EMEDIUMTYPE;
 }
 
 int catalog_open(const char *path, bool create, Catalog **ret) {
@@ -81,6 +109,12 @@ int catalog_open(const char *path, bool create, Catalog **ret) {
             (r = mdb_dbi_open(txn, "meta", flags, &c->meta))) {
                 mdb_txn_abort(txn);
                 return lmdb_error(r);
+        }
+        CatalogTxn t = { .catalog = c, .txn = txn };
+        r = check_format(&t, create);
+        if (r < 0) {
+                mdb_txn_abort(txn);
+                return r;
         }
         r = mdb_txn_commit(txn);
         if (r)
@@ -142,9 +176,9 @@ int catalog_get_object(CatalogTxn *t, const ObjectId *id, ObjectLocation *ret) {
 }
 
 int catalog_put_object(CatalogTxn *t, const ObjectId *id, const ObjectLocation *loc) {
-        uint8_t v[OBJECT_LOCATION_DISK_SIZE];
-        object_location_encode(loc, v);
-        return put(t, t->catalog->objects, id->bytes, OBJECT_ID_SIZE, v, sizeof v);
+        uint8_t v[OBJECT_LOCATION_MAX_SIZE];
+        size_t n = object_location_encode(loc, v);
+        return put(t, t->catalog->objects, id->bytes, OBJECT_ID_SIZE, v, n);
 }
 
 int catalog_del_object(CatalogTxn *t, const ObjectId *id) {
@@ -370,7 +404,7 @@ int catalog_clear(CatalogTxn *t) {
                 if (r)
                         return lmdb_error(r);
         }
-        return 0;
+        return catalog_put_u64(t, "format", CATALOG_FORMAT);
 }
 
 int catalog_size(Catalog *c, uint64_t *ret_bytes) {

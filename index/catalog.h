@@ -30,7 +30,10 @@ typedef struct CatalogTxn CatalogTxn;
 
 /* Opens the LMDB environment in directory path. With `create`, missing
  * tables are created (writers); without, a missing table is -ENOENT (the
- * index is lost or was never made) and opening never waits for a writer. */
+ * index is lost or was never made) and opening never waits for a writer.
+ * An index in an older format is -EMEDIUMTYPE to a reader; a writer
+ * empties it, so that it is a lost index to be rebuilt (fsck
+ * --rebuild-index). One in a newer format is -EPROTONOSUPPORT. */
 int catalog_open(const char *path, bool create, Catalog **ret);
 Catalog *catalog_free(Catalog *c);
 DEFINE_FREEP(Catalog, catalog_free)
@@ -78,7 +81,8 @@ int catalog_put_u64(CatalogTxn *t, const char *name, uint64_t value);
 int catalog_get_id(CatalogTxn *t, const char *name, ObjectId *ret);
 int catalog_put_id(CatalogTxn *t, const char *name, const ObjectId *id);
 
-/* Removes every object, revision, generation and meta value (rebuild). */
+/* Removes every object, revision, generation and meta value (rebuild),
+ * leaving an empty index in the current format. */
 int catalog_clear(CatalogTxn *t);
 
 /* Map and page statistics for `isle stats`. */

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* Where an object's record lives, as the catalog stores it (32 bytes, little
- * endian on disk). */
+/* Where an object's record lives, as the catalog stores it. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,9 +18,17 @@ typedef struct ObjectLocation {
         uint64_t size;          /* content bytes: the blob size for a RECIPE, else raw_size */
 } ObjectLocation;
 
-#define OBJECT_LOCATION_DISK_SIZE 32
+/* On disk, one byte of type (bits 0-2), compression (bits 3-4) and "size
+ * follows" (bit 5), then LEB128 varints: pack, offset, stored_size,
+ * raw_size, and size only when it differs from raw_size (a RECIPE). About
+ * 13 bytes instead of 32 fixed ones: the object table is most of the
+ * catalog, and LMDB's copy-on-write keeps up to twice what a commit
+ * touches. Decoding takes only what encoding gives (no overlong varints,
+ * no stray bits, nothing left over), so a value has one encoding. */
+#define OBJECT_LOCATION_MAX_SIZE (1 + 5 + 10 + 5 + 5 + 10)
 
-void object_location_encode(const ObjectLocation *l, uint8_t out[static OBJECT_LOCATION_DISK_SIZE]);
+/* Returns the number of bytes written. */
+size_t object_location_encode(const ObjectLocation *l, uint8_t out[static OBJECT_LOCATION_MAX_SIZE]);
 int object_location_decode(const void *p, size_t n, ObjectLocation *ret);
 
 /* Objects whose payload is the content itself (so the id is the SHA-256 of

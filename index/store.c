@@ -12,6 +12,7 @@
 #include "compressor.h"
 #include "fileio.h"
 #include "pack-writer.h"
+#include "reterr.h"
 
 /* Tree encodings from this size on are stored in chunks (CHUNKER_TREE). */
 #define TREE_CHUNKED_MIN (16u << 10)
@@ -191,6 +192,33 @@ int store_open(const char *path, bool write, Store **ret) {
                 return r;
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int store_open_error(char **reterr, const char *path, int r) {
+        switch (r) {
+        case -ENOENT:
+                return reterr_printf(reterr, r, "%s is not an isle store (create one with `isle --store %s init`)",
+                                     path, path);
+        case -EBUSY:
+                return reterr_printf(reterr, r,
+                                     "store %s is in use by another isle process that writes to it; try again "
+                                     "when it has finished",
+                                     path);
+        case -ENOTRECOVERABLE:
+                return reterr_printf(reterr, r,
+                                     "the index of store %s is missing; rebuild it from the packs with `isle "
+                                     "--store %s fsck --rebuild-index`",
+                                     path, path);
+        case -EMEDIUMTYPE:
+                return reterr_printf(reterr, r,
+                                     "the index of store %s was written by an older isle; rebuild it from the "
+                                     "packs with `isle --store %s fsck --rebuild-index`",
+                                     path, path);
+        case -EPROTONOSUPPORT:
+                return reterr_printf(reterr, r, "store %s was made by a newer isle (unknown format)", path);
+        default:
+                return reterr_printf(reterr, r, "cannot open store %s: %s", path, strerror(-r));
+        }
 }
 
 /* ---- reading ---- */

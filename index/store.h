@@ -46,8 +46,13 @@ int store_init(const char *path);
 
 /* Opens a store. With `write`, takes the writer lock: -EBUSY when another
  * process holds it. -ENOENT when path is not a store (no marker);
- * -ENOTRECOVERABLE for a reader when the index is missing (rebuild it). */
+ * -ENOTRECOVERABLE for a reader when the index is missing, -EMEDIUMTYPE
+ * when it is in an older format (rebuild it); -EPROTONOSUPPORT for a
+ * newer store or index format. */
 int store_open(const char *path, bool write, Store **ret);
+/* Why store_open(path) failed with r, for its user: reterr_printf()'s
+ * contract (the message in *reterr, returns r). */
+int store_open_error(char **reterr, const char *path, int r);
 Store *store_free(Store *s);
 DEFINE_FREEP(Store, store_free)
 

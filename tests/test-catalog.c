@@ -412,25 +412,121 @@ static void test_reopen_and_clear(const char *dir) {
         check_eq(catalog_open(missing, false, &none), -ENOENT, "opening a missing directory without create is -ENOENT");
 }
 
-/* The on-disk location value: round trip, and refusal of what it cannot be. */
-static void test_location_encoding(void) {
+/* The on-disk location value: round trip, one encoding per value, and
+ * refusal of what it cannot be. */
+static void test_location_encoding(uint64_t *state) {
         ObjectLocation l = { .pack = 7, .offset = 1ULL << 40, .stored_size = 1234, .raw_size = 4321,
                              .type = OBJECT_RECIPE, .compression = PACK_COMPRESSION_ZSTD, .size = 1ULL << 33 };
-        uint8_t b[OBJECT_LOCATION_DISK_SIZE];
-        object_location_encode(&l, b);
+        uint8_t b[OBJECT_LOCATION_MAX_SIZE];
+        size_t n = object_location_encode(&l, b);
         ObjectLocation got;
-        check(object_location_decode(b, sizeof b, &got) == 0 && got.pack == l.pack && got.offset == l.offset &&
+        check(object_location_decode(b, n, &got) == 0 && got.pack == l.pack && got.offset == l.offset &&
                       got.stored_size == l.stored_size && got.raw_size == l.raw_size && got.type == l.type &&
                       got.compression == l.compression && got.size == l.size,
-              "a location round-trips through its 32-byte encoding");
-        check_eq(object_location_decode(b, sizeof b - 1, &got), -EBADMSG, "a short location is refused");
-        for (size_t at = 20; at < 24; at++) {
-                uint8_t bad[OBJECT_LOCATION_DISK_SIZE];
-                memcpy(bad, b, sizeof b);
-                bad[at] = at < 22 ? 0xff : 1;
-                check_eq(object_location_decode(bad, sizeof bad, &got), -EBADMSG,
-                         "a location with byte %zu = %u (type, compression, reserved) is refused", at, bad[at]);
+              "a recipe's location round-trips through its %zu-byte encoding", n);
+        bool short_refused = true;
+        for (size_t k = 0; k < n; k++)
+                short_refused &= object_location_decode(b, k, &got) == -EBADMSG;
+        check(short_refused, "every cut-short location is refused");
+        uint8_t longer[OBJECT_LOCATION_MAX_SIZE + 1];
+        memcpy(longer, b, n);
+        longer[n] = 0;
+        check_eq(object_location_decode(longer, n + 1, &got), -EBADMSG, "a location with a byte left over is refused");
+
+        /* A chunk: size is raw_size and not written; typical fields take
+         * 13 bytes, not 32. */
+        ObjectLocation c = { .pack = 3, .offset = 700u << 20, .stored_size = 60000, .raw_size = 131072,
+                             .type = OBJECT_CHUNK, .compression = PACK_COMPRESSION_ZSTD, .size = 131072 };
+        n = object_location_encode(&c, b);
+        check(n == 13 && object_location_decode(b, n, &got) == 0 && got.size == c.raw_size && got.offset == c.offset,
+              "a chunk's location takes %zu bytes and decodes with size = raw_size", n);
+
+        /* Extremes round-trip. */
+        ObjectLocation x = { .pack = UINT32_MAX, .offset = UINT64_MAX, .stored_size = UINT32_MAX,
+                             .raw_size = UINT32_MAX, .type = OBJECT_STATE, .compression = PACK_COMPRESSION_PAGED,
+                             .size = UINT64_MAX };
+        n = object_location_encode(&x, b);
+        check(n == OBJECT_LOCATION_MAX_SIZE && object_location_decode(b, n, &got) == 0 && got.pack == x.pack &&
+                      got.offset == x.offset && got.stored_size == x.stored_size && got.raw_size == x.raw_size &&
+                      got.size == UINT64_MAX,
+              "the largest values take the %d bytes allowed and round-trip", OBJECT_LOCATION_MAX_SIZE);
+
+        /* Encodings the encoder never makes. */
+        const struct {
+                const char *what;
+                uint8_t bytes[8];
+                size_t n;
+        } bad[] = {
+                { "type 0", { 0x00, 1, 2, 3, 4 }, 5 },
+                { "type past the last", { _OBJECT_TYPE_MAX, 1, 2, 3, 4 }, 5 },
+                { "compression past the last", { 0x01 | (_PACK_COMPRESSION_MAX << 3), 1, 2, 3, 4 }, 5 },
+                { "a reserved bit", { 0x41, 1, 2, 3, 4 }, 5 },
+                { "an overlong varint", { 0x01, 0x81, 0x00, 2, 3, 4 }, 6 },
+                { "a pack number over 32 bits", { 0x01, 0x80, 0x80, 0x80, 0x80, 0x10, 2, 3 }, 8 },
+                { "a size flag with size = raw_size", { 0x21, 1, 2, 3, 4, 4 }, 6 },
+                { "empty", { 0 }, 0 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                check_eq(object_location_decode(bad[i].bytes, bad[i].n, &got), -EBADMSG, "%s is refused", bad[i].what);
+
+        /* Random locations: decode(encode(l)) == l, and every byte string
+         * that decodes encodes back to itself. */
+        bool all = true;
+        for (int i = 0; i < 2000; i++) {
+                uint64_t r = splitmix64(state);
+                ObjectLocation v = {
+                        .pack = (uint32_t) (splitmix64(state) >> (r & 31)),
+                        .offset = splitmix64(state) >> (r >> 5 & 63),
+                        .stored_size = (uint32_t) (splitmix64(state) >> (r >> 11 & 31)),
+                        .raw_size = (uint32_t) (splitmix64(state) >> (r >> 16 & 31)),
+                        .type = (uint8_t) (1 + r % (_OBJECT_TYPE_MAX - 1)),
+                        .compression = (uint8_t) (r >> 24) % _PACK_COMPRESSION_MAX,
+                };
+                v.size = r & (1ULL << 40) ? splitmix64(state) : v.raw_size;
+                uint8_t e[OBJECT_LOCATION_MAX_SIZE], e2[OBJECT_LOCATION_MAX_SIZE];
+                size_t k = object_location_encode(&v, e);
+                all &= object_location_decode(e, k, &got) == 0 && !memcmp(&got, &v, sizeof v) &&
+                       object_location_encode(&got, e2) == k && !memcmp(e, e2, k);
         }
+        check(all, "2000 random locations round-trip, each with one encoding");
+}
+
+/* The index records its format. An older one: a reader is refused with
+ * -EMEDIUMTYPE, a writer empties it (a lost index, to rebuild); a newer one
+ * is refused to both. */
+static void test_format(const char *dir) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/format", dir) < 0)
+                tap_bail_out("oom");
+        ObjectId id = { .bytes = { 1, 2, 3 } };
+        ObjectLocation l = { .pack = 1, .offset = 64, .stored_size = 10, .raw_size = 10, .type = OBJECT_CHUNK,
+                             .size = 10 };
+        uint64_t format = 0;
+        {
+                _cleanup_(catalog_freep) Catalog *c = NULL;
+                _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
+                if (catalog_open(path, true, &c) < 0 || catalog_begin(c, true, &t) < 0 ||
+                    catalog_put_object(t, &id, &l) < 0 || catalog_get_u64(t, "format", &format) < 0 ||
+                    catalog_put_u64(t, "format", format - 1) < 0 || catalog_commit(TAKE_PTR(t)) < 0)
+                        tap_bail_out("cannot set up an index in an older format");
+        }
+        check(format >= 2, "a new index records its format (%" PRIu64 ")", format);
+        Catalog *c = NULL;
+        check_eq(catalog_open(path, false, &c), -EMEDIUMTYPE, "a reader refuses an index in an older format");
+        {
+                _cleanup_(catalog_freep) Catalog *w = NULL;
+                _cleanup_(catalog_abortp) CatalogTxn *t = NULL;
+                ObjectLocation got;
+                uint64_t now = 0;
+                check(catalog_open(path, true, &w) == 0 && catalog_begin(w, true, &t) == 0 &&
+                              catalog_get_object(t, &id, &got) == -ENOENT &&
+                              catalog_get_u64(t, "format", &now) == 0 && now == format,
+                      "a writer empties it and records the current format");
+                if (t)
+                        (void) catalog_put_u64(t, "format", format + 1), (void) catalog_commit(TAKE_PTR(t));
+        }
+        check_eq(catalog_open(path, false, &c), -EPROTONOSUPPORT, "a reader refuses a newer format");
+        check_eq(catalog_open(path, true, &c), -EPROTONOSUPPORT, "a writer refuses a newer format");
 }
 
 int main(void) {
@@ -452,7 +548,8 @@ int main(void) {
                 test_isolation(c, &state);
         }
         test_reopen_and_clear(index);
-        test_location_encoding();
+        test_location_encoding(&state);
+        test_format(dir);
 
         rm_rf(dir);
         return tap_done_testing();

@@ -398,6 +398,24 @@ int pack_set_read(PackSet *s, const ObjectLocation *loc, const ObjectId *id, boo
         return 0;
 }
 
+/* The offset of the next RECORD_MAGIC at or after `from`, or the end of
+ * the file: where a scan past damage can next find a header. */
+static int64_t next_magic(int fd, uint64_t from) {
+        uint8_t magic[4], buf[64 << 10];
+        le32_write(magic, RECORD_MAGIC);
+        for (;;) {
+                ssize_t n = pread_full(fd, buf, sizeof buf, from);
+                if (n < 0)
+                        return n;
+                const uint8_t *hit = memmem(buf, (size_t) n, magic, sizeof magic);
+                if (hit)
+                        return (int64_t) (from + (uint64_t) (hit - buf));
+                if ((size_t) n < sizeof buf)
+                        return (int64_t) (from + (uint64_t) n);
+                from += sizeof buf - (sizeof magic - 1); /* a magic across the seam */
+        }
+}
+
 int64_t pack_scan(const char *path, uint32_t pack, bool load_payload, PackScanFn fn, void *userdata,
                   uint64_t *ret_damaged) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -437,9 +455,13 @@ int64_t pack_scan(const char *path, uint32_t pack, bool load_payload, PackScanFn
                                 valid = false;
                 }
                 if (!valid) {
-                        /* Damaged: resynchronize at the next byte that starts a valid header. */
-                        damaged++;
-                        offset++;
+                        /* Damaged: resynchronize at the next valid header,
+                         * trying only where its magic is. */
+                        int64_t next = next_magic(fd, offset + 1);
+                        if (next < 0)
+                                return next;
+                        damaged += (uint64_t) next - offset;
+                        offset = (uint64_t) next;
                         continue;
                 }
                 if (fn) {

@@ -429,8 +429,11 @@ static void test_damage(const char *dir, const char *path, size_t victim, Damage
               kind);
         check(damaged > 0 && damaged != UINT64_MAX, "%s of a %s %s record: scan reports %" PRIu64 " damaged bytes",
               what, comp, kind, damaged);
-        if (victim + 1 < N_RECS)
+        if (victim + 1 < N_RECS) {
                 check_eq(end, size, "%s of a %s %s record: scan still ends at the pack's end", what, comp, kind);
+                check_eq(damaged, RECORD_HEADER_SIZE + v->stored_size,
+                         "%s of a %s %s record: the bytes skipped are exactly that record's", what, comp, kind);
+        }
 }
 
 static void test_truncated(const char *dir, const char *path) {

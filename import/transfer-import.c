@@ -1042,16 +1042,13 @@ static int reader_copy(Reader *r, void *dst, size_t n, bool hash) {
         memcpy(d, r->buf + r->pos, have);
         r->pos += have;
         size_t done = have;
-        while (n - done >= READ_DIRECT_MIN) {
-                ssize_t k = read(r->fd, d + done, n - done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
+        if (n - done >= READ_DIRECT_MIN) {
+                ssize_t k = read_full(r->fd, d + done, n - done);
+                if (k < 0)
+                        return (int) k;
+                if ((size_t) k < n - done)
                         return TRUNCATED;
-                done += (size_t) k;
+                done = n;
         }
         if (done < n) {
                 const uint8_t *p;

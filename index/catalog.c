@@ -156,6 +156,18 @@ static int get(CatalogTxn *t, MDB_dbi dbi, const void *key, size_t klen, MDB_val
         return lmdb_error(mdb_get(t->txn, dbi, &k, ret));
 }
 
+/* A value that is an object id. */
+static int get_id(CatalogTxn *t, MDB_dbi dbi, const void *key, size_t klen, ObjectId *ret) {
+        MDB_val v;
+        int r = get(t, dbi, key, klen, &v);
+        if (r < 0)
+                return r;
+        if (v.mv_size != OBJECT_ID_SIZE)
+                return -EBADMSG;
+        memcpy(ret->bytes, v.mv_data, OBJECT_ID_SIZE);
+        return 0;
+}
+
 static int put(CatalogTxn *t, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen) {
         MDB_val k = { .mv_size = klen, .mv_data = (void *) key };
         MDB_val v = { .mv_size = vlen, .mv_data = (void *) val };
@@ -257,14 +269,7 @@ int catalog_get_revision(CatalogTxn *t, const char *bundle, uint32_t rev, Object
         size_t n = revision_key(key, sizeof key, bundle, rev);
         if (n == 0)
                 return -ENOENT;
-        MDB_val v;
-        int r = get(t, t->catalog->revisions, key, n, &v);
-        if (r < 0)
-                return r;
-        if (v.mv_size != OBJECT_ID_SIZE)
-                return -EBADMSG;
-        memcpy(ret->bytes, v.mv_data, OBJECT_ID_SIZE);
-        return 0;
+        return get_id(t, t->catalog->revisions, key, n, ret);
 }
 
 int catalog_put_revision(CatalogTxn *t, const char *bundle, uint32_t rev, const ObjectId *id) {
@@ -323,14 +328,7 @@ int catalog_latest_revision(CatalogTxn *t, const char *bundle, uint32_t *ret) {
 
 int catalog_get_generation(CatalogTxn *t, uint64_t gen, ObjectId *ret) {
         uint64_t key = htobe64(gen);
-        MDB_val v;
-        int r = get(t, t->catalog->generations, &key, sizeof key, &v);
-        if (r < 0)
-                return r;
-        if (v.mv_size != OBJECT_ID_SIZE)
-                return -EBADMSG;
-        memcpy(ret->bytes, v.mv_data, OBJECT_ID_SIZE);
-        return 0;
+        return get_id(t, t->catalog->generations, &key, sizeof key, ret);
 }
 
 int catalog_put_generation(CatalogTxn *t, uint64_t gen, const ObjectId *id) {
@@ -382,14 +380,7 @@ int catalog_put_u64(CatalogTxn *t, const char *name, uint64_t value) {
 }
 
 int catalog_get_id(CatalogTxn *t, const char *name, ObjectId *ret) {
-        MDB_val v;
-        int r = get(t, t->catalog->meta, name, strlen(name), &v);
-        if (r < 0)
-                return r;
-        if (v.mv_size != OBJECT_ID_SIZE)
-                return -EBADMSG;
-        memcpy(ret->bytes, v.mv_data, OBJECT_ID_SIZE);
-        return 0;
+        return get_id(t, t->catalog->meta, name, strlen(name), ret);
 }
 
 int catalog_put_id(CatalogTxn *t, const char *name, const ObjectId *id) {

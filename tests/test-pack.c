@@ -429,11 +429,64 @@ static void test_damage(const char *dir, const char *path, size_t victim, Damage
               kind);
         check(damaged > 0 && damaged != UINT64_MAX, "%s of a %s %s record: scan reports %" PRIu64 " damaged bytes",
               what, comp, kind, damaged);
-        if (victim + 1 < N_RECS) {
+        if (victim + 1 < N_RECS)
                 check_eq(end, size, "%s of a %s %s record: scan still ends at the pack's end", what, comp, kind);
-                check_eq(damaged, RECORD_HEADER_SIZE + v->stored_size,
-                         "%s of a %s %s record: the bytes skipped are exactly that record's", what, comp, kind);
+        /* Up to the next record, or to the end of the pack for the last. */
+        check_eq(damaged, RECORD_HEADER_SIZE + v->stored_size,
+                 "%s of a %s %s record: the bytes skipped are exactly that record's", what, comp, kind);
+}
+
+/* A scan past damage reads 64 KiB at a time looking for the next record's
+ * magic: a magic that straddles two of those reads is still found. */
+typedef struct SeamScan {
+        uint64_t want;
+        unsigned found, others;
+} SeamScan;
+
+static int seam_fn(uint32_t pack, uint64_t offset, const RecordInfo *info, const void *payload, void *u) {
+        (void) pack, (void) info, (void) payload;
+        SeamScan *s = u;
+        if (offset == s->want)
+                s->found++;
+        else
+                s->others++;
+        return 0;
+}
+
+static void test_resync_seam(const char *dir, const char *path) {
+        unlink(path);
+        /* The scan resumes one byte past the damaged header: the next
+         * header then starts 2 bytes before the end of the first read. */
+        const size_t first = 65536 - 2 + 1 - RECORD_HEADER_SIZE;
+        _cleanup_free_ uint8_t *zeros = calloc(1, first);
+        if (!zeros)
+                tap_bail_out("oom");
+        const char small[] = "after the seam";
+        ObjectId a, b;
+        object_id_hash(zeros, first, &a);
+        object_id_hash(small, sizeof small, &b);
+        ObjectLocation la, lb;
+        {
+                _cleanup_(pack_writer_freep) PackWriter *w = NULL;
+                if (pack_writer_open(dir, 1, 0, 42, &w) < 0 ||
+                    pack_writer_append(w, OBJECT_CHUNK, &a, PACK_COMPRESSION_NONE, zeros, first, first, first, NULL,
+                                       &la) < 0 ||
+                    pack_writer_append(w, OBJECT_CHUNK, &b, PACK_COMPRESSION_NONE, small, sizeof small, sizeof small,
+                                       sizeof small, NULL, &lb) < 0 ||
+                    pack_writer_sync(w) < 0)
+                        tap_bail_out("cannot write the seam pack");
+                pack_writer_committed(w);
         }
+        if (lb.offset - (la.offset + 1) != 65536 - 2)
+                tap_bail_out("the second record is at %" PRIu64 ", not across the seam", lb.offset);
+        flip_byte(path, la.offset);
+        SeamScan s = { .want = lb.offset };
+        uint64_t damaged = 0;
+        int64_t end = pack_scan(path, 1, false, seam_fn, &s, &damaged);
+        check(end == file_size(path) && s.found == 1 && s.others == 0 && damaged == RECORD_HEADER_SIZE + first,
+              "a scan past damage finds a record whose magic straddles its 64 KiB reads (found %u, damaged %" PRIu64
+              ")",
+              s.found, damaged);
 }
 
 static void test_truncated(const char *dir, const char *path) {
@@ -702,6 +755,7 @@ int main(void) {
                 for (Damage d = DAMAGE_HEADER_ID; d <= DAMAGE_PAYLOAD; d++)
                         if (d != DAMAGE_PAYLOAD || recs[i].stored_size > 0)
                                 test_damage(dir, path, i, d);
+        test_resync_seam(dir, path);
         test_truncated(dir, path);
         test_bad_pack_header(dir, path);
         test_writer_rollback(dir, path);

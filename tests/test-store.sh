@@ -243,6 +243,24 @@ else
   ok "isle ls answers in ${reader_ms} ms while an add is running (readers never block)"
 fi
 
+# ---- packs do not stay in the page cache ---------------------------------------------
+# The pack writer writes back as it goes and drops what lies more than
+# 16 MiB behind the end (index/pack-writer.c). tmpfs cannot drop its pages,
+# so there is nothing to check there.
+if [ "$(stat -f -c %T "$T")" != tmpfs ]; then
+  W=$T/writeback
+  "$ISLE" --store "$W" init >/dev/null
+  head -c $((96 << 20)) /dev/urandom >"$T/in/noise.bin"
+  "$ISLE" --store "$W" add file "$T/in/noise.bin" >/dev/null || fail "add of 96 MiB of noise failed"
+  pack_bytes=$(packs_bytes "$W")
+  resident=$(fincore --bytes --noheadings --output RES "$W"/packs/pack-* | awk '{ s += $1 } END { print s + 0 }')
+  [ "$pack_bytes" -ge $((96 << 20)) ] || fail "the noise pack is only $pack_bytes bytes"
+  [ "$resident" -le $((32 << 20)) ] ||
+    fail "after an add, $resident of its $pack_bytes pack bytes are still in the page cache"
+  ok "after a 96 MiB add, $((resident >> 20)) MiB of the pack stay in the page cache"
+  rm -rf "$W" "$T/in/noise.bin"
+fi
+
 # ---- dedup: the same tree again; a modified copy of a large tree ------------------
 L=$T/in/L
 gen_tree "$L" 50 "$SEED"
